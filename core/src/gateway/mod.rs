@@ -1,0 +1,272 @@
+//! The gateway: the one place that turns an HTTP request head into an
+//! [`Environ`] and start_response's output into a response head — so that
+//! every backend and engine behaves the same.
+//!
+//! An engine parses bytes into a [`RequestHead`] and hands it, with the body
+//! stream, to [`Gateway::serve`]; it gets back a [`Response`] — a
+//! [`ResponseHead`] to write as is, and a [`ResponseBody`] to poll — or
+//! `None`, meaning "close without answering". The gateway validates the head
+//! (limits, framing, methods, targets: see the
+//! [error table](crate::request_error)), builds the environ, runs the
+//! application where [`Dispatch`] says, catches its panics, enforces
+//! `Content-Length`, decides framing, adds `Date` and `Server`, and counts
+//! and logs the request. Engines do none of that themselves.
+
+mod body;
+mod exchange;
+mod request;
+mod response;
+
+use std::future::poll_fn;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use http::{StatusCode, Version};
+
+pub use body::ResponseBody;
+pub use request::RequestHead;
+pub use response::{Framing, ResponseHead, http_date};
+
+use body::{LogEntry, Source};
+use exchange::{Event, Exchange, Producer};
+pub(crate) use response::RequestFacts;
+
+use crate::error::panic_message;
+use crate::input::EngineBody;
+use crate::pool::ThreadPool;
+use crate::request_error::RequestError;
+use crate::server::{Addr, Config, Dispatch, ServerHandle};
+use crate::timer::Timer;
+use crate::{Application, ContractError, Environ, Input, Level, SharedApp, StartResponse};
+
+/// The facts about a connection the environ needs.
+#[derive(Clone, Debug)]
+pub struct ConnInfo {
+    /// The client (`REMOTE_ADDR`, `REMOTE_PORT`).
+    pub peer: Addr,
+    /// The listening address (`SERVER_NAME`/`SERVER_PORT` without `Host`).
+    pub local: Addr,
+    /// Whether the connection is TLS (`wsgi.url_scheme = https`, `HTTPS=on`).
+    pub secure: bool,
+}
+
+/// A response for the engine to write: the head, then the body.
+#[derive(Debug)]
+pub struct Response {
+    /// Status and headers, complete.
+    pub head: ResponseHead,
+    /// The body; also an [`http_body::Body`].
+    pub body: ResponseBody,
+}
+
+/// Serves requests for one server: the application, its configuration, and
+/// the runtime services the backend provides. Cheap to clone.
+#[derive(Clone)]
+pub struct Gateway(Arc<Shared>);
+
+struct Shared {
+    app: SharedApp,
+    config: Config,
+    pool: Option<ThreadPool>,
+    timer: Arc<dyn Timer>,
+    handle: ServerHandle,
+}
+
+impl Gateway {
+    /// A gateway serving `app`, with `timer` from the backend's runtime.
+    pub fn new(app: impl Application, config: Config, timer: Arc<dyn Timer>, handle: ServerHandle) -> Self {
+        let pool = match config.dispatch {
+            Dispatch::Inline => None,
+            Dispatch::ThreadPool { min, max } => Some(ThreadPool::new(min, max)),
+        };
+        Gateway(Arc::new(Shared {
+            app: SharedApp::new(app),
+            config,
+            pool,
+            timer,
+            handle,
+        }))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The backend's timer.
+    pub fn timer(&self) -> &Arc<dyn Timer> {
+        &self.0.timer
+    }
+
+    /// The server's handle.
+    pub fn handle(&self) -> &ServerHandle {
+        &self.0.handle
+    }
+
+    /// Serves one request. `None` means the connection must be closed
+    /// without a response (the error table says so).
+    pub async fn serve(&self, conn: &ConnInfo, mut head: RequestHead, body: EngineBody) -> Option<Response> {
+        let started = (SystemTime::now(), Instant::now());
+        let config = &self.0.config;
+        if let Err(err) = request::validate(&mut head, config) {
+            return self.reject(&err);
+        }
+        let facts = RequestFacts {
+            method: head.method.clone(),
+            version: head.version,
+            keep_alive: head.wants_keep_alive() && !self.0.handle.is_shutting_down(),
+        };
+        let mut environ = match request::build_environ(head, conn, config) {
+            Ok(environ) => environ,
+            Err(err) => return self.reject(&err),
+        };
+        let timeout = config.body_read_timeout.map(|t| (Arc::clone(&self.0.timer), t));
+        environ.input = Input::from_engine(body, config.limit_request_body, timeout);
+        if self.0.pool.is_none() {
+            // Inline, the application must never wait for the network.
+            if let Err(err) = environ.input.buffer().await {
+                return self.reject(&err);
+            }
+        }
+        Some(self.respond(environ, facts, conn.peer.clone(), started).await)
+    }
+
+    /// Runs the application on a ready environ and waits for its head.
+    pub(crate) async fn respond(
+        &self,
+        mut environ: Environ,
+        facts: RequestFacts,
+        peer: Addr,
+        started: (SystemTime, Instant),
+    ) -> Response {
+        let config = &self.0.config;
+        environ.set_timer(Arc::clone(&self.0.timer));
+        let (mut source, environ) = match &self.0.pool {
+            None => self.call_inline(environ),
+            Some(pool) => (self.call_on_pool(pool, environ), None),
+        };
+        let mut entry = LogEntry::new(environ, peer, started);
+        let head = loop {
+            match poll_fn(|cx| source.poll_event(cx)).await {
+                Event::Returned(environ) => entry.environ = Some(*environ),
+                Event::Head(app_head, len) => {
+                    break response::finish_head(app_head, len, &facts, config).map_err(Into::into);
+                }
+                Event::Failed(err) => break Err(err),
+                Event::Chunk(_) | Event::End | Event::Stream(_) => {
+                    unreachable!("the head always comes first")
+                }
+            }
+        };
+        match head {
+            Ok(head) => {
+                let discard = head.framing == response::Framing::None;
+                Response {
+                    body: ResponseBody::new(source, &head, discard, entry, self.clone()),
+                    head,
+                }
+            }
+            Err(err) => {
+                drop(source);
+                self.log_app_error(&entry, &*err);
+                let mut response =
+                    self.plain(StatusCode::INTERNAL_SERVER_ERROR, facts.keep_alive, facts.version);
+                response.body.set_log(entry);
+                response
+            }
+        }
+    }
+
+    /// The answer to a request the engine (or the gateway) found bad: the
+    /// error table's status with a short text body, or `None` to close
+    /// without answering. Logged at debug level and counted.
+    pub fn reject(&self, err: &RequestError) -> Option<Response> {
+        self.0
+            .config
+            .error_log
+            .log(Level::Debug, format_args!("invalid request: {err}"));
+        let (head, reason) = response::rejection(err, &self.0.config)?;
+        Some(Response {
+            body: ResponseBody::server_made(Bytes::from(format!("{reason}\n")), self.clone()),
+            head,
+        })
+    }
+
+    fn plain(&self, status: StatusCode, keep_alive: bool, version: Version) -> Response {
+        let text = format!("{}\n", status.canonical_reason().unwrap_or("Error"));
+        let head = response::server_head(status, text.len(), keep_alive, version, &self.0.config);
+        Response {
+            body: ResponseBody::server_made(Bytes::from(text), self.clone()),
+            head,
+        }
+    }
+
+    fn call_inline(&self, mut environ: Environ) -> (Source, Option<Environ>) {
+        let exchange = Exchange::queued();
+        let start_response = StartResponse::new(Arc::clone(&exchange));
+        let app = &self.0.app;
+        let called = catch_unwind(AssertUnwindSafe(|| app.call(&mut environ, &start_response)));
+        (Source::from_call(called, exchange), Some(environ))
+    }
+
+    fn call_on_pool(&self, pool: &ThreadPool, mut environ: Environ) -> Source {
+        let (tx, rx) = async_channel::bounded(2);
+        let exchange = Exchange::channel(tx.clone());
+        let app = self.0.app.clone();
+        let for_pool = Arc::clone(&exchange);
+        pool.execute(move || {
+            if tx.is_closed() {
+                // The client left while the request waited for a thread.
+                return;
+            }
+            let start_response = StartResponse::new(Arc::clone(&for_pool));
+            let called = catch_unwind(AssertUnwindSafe(|| app.call(&mut environ, &start_response)));
+            drop(start_response);
+            if !for_pool.emit_returned(environ) {
+                return;
+            }
+            let source = Source::from_call(called, Arc::clone(&for_pool));
+            source.run_on_pool_thread(&tx);
+        });
+        Source::Channel {
+            rx: Box::pin(rx),
+            exchange,
+        }
+    }
+
+    fn log_app_error(&self, entry: &LogEntry, err: &(dyn std::error::Error + Send + Sync)) {
+        let target = entry.environ.as_ref().map_or("", |e| e.raw_uri.as_str());
+        self.0.config.error_log.log(
+            Level::Error,
+            format_args!("Error handling request {target}: {err}"),
+        );
+    }
+}
+
+impl Source {
+    /// The source for an application's result: its body, or its failure.
+    fn from_call(
+        called: std::thread::Result<Result<crate::Body, crate::BoxError>>,
+        exchange: Arc<Exchange>,
+    ) -> Source {
+        let failure = match called {
+            Ok(Ok(body)) => return Source::Producing(Producer::new(body, exchange)),
+            Ok(Err(err)) => err,
+            Err(panic) => ContractError::Panicked {
+                message: panic_message(&*panic),
+            }
+            .into(),
+        };
+        Source::Failed(Some(failure))
+    }
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("config", &self.0.config)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,1 @@
+//! rwsgi facade (placeholder while core lands).
