@@ -1,1 +1,69 @@
-//! rwsgi facade (placeholder while core lands).
+//! # rwsgi
+//!
+//! Write a web application once against PEP 3333's `environ` /
+//! `start_response` contract; serve it on the async runtime you pick with a
+//! cargo feature, and under the server personality you pick at run time.
+//!
+//! ```no_run
+//! use rwsgi::{Body, Environ, StartResponse};
+//!
+//! fn hello(_environ: &mut Environ, start_response: &StartResponse) -> rwsgi::Result<Body> {
+//!     start_response.start("200 OK", [("Content-Type", "text/plain")])?;
+//!     Ok(Body::from("Hello, World!\n"))
+//! }
+//!
+//! fn main() -> std::io::Result<()> {
+//!     rwsgi::serve(hello) // 127.0.0.1:8000, on the default backend
+//! }
+//! ```
+//!
+//! The contract (everything in [`rwsgi_core`]) is re-exported here, so an
+//! application depends on `rwsgi` alone and never names a runtime.
+//!
+//! ## Backends
+//!
+//! | feature | backend | engines |
+//! |---|---|---|
+//! | `tokio-backend` (default) | [`TokioServer`] | hyper |
+//!
+//! [`DefaultServer`] is the backend of the first enabled feature in that
+//! table's order.
+
+pub use rwsgi_core::*;
+
+#[cfg(feature = "tokio-backend")]
+pub use rwsgi_tokio::TokioServer;
+
+pub mod cli;
+pub mod demo;
+
+cfg_if::cfg_if! {
+    if #[cfg(feature = "tokio-backend")] {
+        /// The backend chosen by the enabled cargo features.
+        pub type DefaultServer = rwsgi_tokio::TokioServer;
+    } else {
+        compile_error!(
+            "rwsgi needs a backend: enable one of the cargo features \
+             `tokio-backend`"
+        );
+    }
+}
+
+/// Serves `app` on 127.0.0.1:8000 with [`DefaultServer`] until the process
+/// is stopped.
+///
+/// # Errors
+///
+/// When the address cannot be bound or the runtime cannot start.
+pub fn serve(app: impl Application) -> std::io::Result<()> {
+    serve_with(Config::default(), app)
+}
+
+/// Serves `app` with [`DefaultServer`] and `config`.
+///
+/// # Errors
+///
+/// As [`serve`], and for a configuration the backend cannot honour.
+pub fn serve_with(config: Config, app: impl Application) -> std::io::Result<()> {
+    DefaultServer::bind(config)?.run(app)
+}

@@ -115,7 +115,8 @@ impl Body {
     /// Applies `f` to every chunk, keeping the body's shape and its close
     /// hooks: the middleware way to inspect or rewrite a response body, one
     /// chunk out for each chunk in (PEP 3333 asks middleware not to hold
-    /// chunks back).
+    /// chunks back). A body that is one buffer is mapped at once and stays
+    /// one buffer.
     #[must_use]
     pub fn map<F>(mut self, mut f: F) -> Self
     where
@@ -123,8 +124,13 @@ impl Body {
     {
         let kind = std::mem::replace(&mut self.kind, Kind::Empty);
         self.kind = match kind {
-            Kind::Empty => Kind::Iter(Box::new(std::iter::empty().map(f))),
-            Kind::Full(bytes) => Kind::Iter(Box::new(std::iter::once(f(Ok(bytes))))),
+            // A body already in memory is mapped now, so that it stays one
+            // buffer whose length the server can announce.
+            Kind::Empty => Kind::Empty,
+            Kind::Full(bytes) => match f(Ok(bytes)) {
+                Ok(bytes) => Kind::Full(bytes),
+                Err(err) => Kind::Iter(Box::new(std::iter::once(Err(err)))),
+            },
             Kind::Iter(chunks) => Kind::Iter(Box::new(chunks.map(f))),
             Kind::File(mut file) => Kind::Iter(Box::new(std::iter::from_fn(move || {
                 file.next_block().map(&mut f)

@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::timer::{Sleep, ThreadTimer, Timer};
@@ -233,10 +233,13 @@ impl Environ {
         push("wsgi.multiprocess", python_bool(self.multiprocess));
         push("wsgi.run_once", python_bool(self.run_once));
         push("wsgi.input_terminated", python_bool(self.input_terminated));
+        let mut seen = std::collections::BTreeSet::new();
         for name in self.headers.keys() {
             let key = cgi_key(name);
             if let Some(value) = self.get(&key) {
-                pairs.push((key, value.into_owned()));
+                if seen.insert(key.clone()) {
+                    pairs.push((key, value.into_owned()));
+                }
             }
         }
         for (key, var) in &self.vars {
@@ -267,8 +270,8 @@ impl Environ {
             "SERVER_PROTOCOL" => Some(Cow::Borrowed(&self.server_protocol)),
             "REMOTE_ADDR" => self.remote_addr.as_deref().map(Cow::Borrowed),
             "REMOTE_PORT" => self.remote_port.as_deref().map(Cow::Borrowed),
-            "CONTENT_TYPE" => self.header(&CONTENT_TYPE),
-            "CONTENT_LENGTH" => self.header(&CONTENT_LENGTH),
+            "CONTENT_TYPE" => self.header(key, Some(&CONTENT_TYPE)),
+            "CONTENT_LENGTH" => self.header(key, Some(&CONTENT_LENGTH)),
             "wsgi.version" => Some(Cow::Borrowed("(1, 0)")),
             "wsgi.url_scheme" => Some(Cow::Borrowed(&self.url_scheme)),
             "wsgi.multithread" => Some(Cow::Borrowed(python_bool(self.multithread))),
@@ -276,12 +279,16 @@ impl Environ {
             "wsgi.run_once" => Some(Cow::Borrowed(python_bool(self.run_once))),
             "wsgi.input_terminated" => Some(Cow::Borrowed(python_bool(self.input_terminated))),
             _ => match header_name(key) {
-                Some(Some(name)) => self.header(&name),
+                Some(Some(name)) => self.header(key, Some(&name)),
                 Some(None) => None,
-                None => match self.vars.get(key)? {
-                    Var::Str(s) => Some(Cow::Borrowed(s)),
-                    Var::Value(v) => Some(Cow::Owned(v.to_string())),
-                },
+                None => key
+                    .starts_with("HTTP_")
+                    .then(|| self.header(key, None))
+                    .flatten()
+                    .or_else(|| match self.vars.get(key)? {
+                        Var::Str(s) => Some(Cow::Borrowed(s)),
+                        Var::Value(v) => Some(Cow::Owned(v.to_string())),
+                    }),
             },
         }
     }
@@ -359,19 +366,18 @@ impl Environ {
             "RAW_URI" => self.raw_uri.clear(),
             "REMOTE_ADDR" => self.remote_addr = None,
             "REMOTE_PORT" => self.remote_port = None,
-            "CONTENT_TYPE" => drop(self.headers.remove(CONTENT_TYPE)),
-            "CONTENT_LENGTH" => drop(self.headers.remove(CONTENT_LENGTH)),
+            "CONTENT_TYPE" | "CONTENT_LENGTH" => self.remove_headers(key),
             "REQUEST_METHOD" | "SERVER_NAME" | "SERVER_PORT" | "SERVER_PROTOCOL" => {
                 return Err(EnvironError::Required { key: key.to_owned() });
             }
             _ if key.starts_with("wsgi.") => {
                 return Err(EnvironError::Required { key: key.to_owned() });
             }
-            _ => match header_name(key) {
-                Some(Some(name)) => drop(self.headers.remove(name)),
-                Some(None) => {}
-                None => drop(self.vars.remove(key)),
-            },
+            _ if key.starts_with("HTTP_") => {
+                self.remove_headers(key);
+                self.vars.remove(key);
+            }
+            _ => drop(self.vars.remove(key)),
         }
         Ok(old)
     }
@@ -442,19 +448,46 @@ impl Environ {
         url
     }
 
-    fn header(&self, name: &HeaderName) -> Option<Cow<'_, str>> {
-        let mut values = self.headers.get_all(name).iter();
+    /// The value of the header(s) whose environ key is `key`: the one named
+    /// `canonical`, and any whose name has characters other than letters,
+    /// digits and `-` (`X.Dotted`, or `X_Foo` kept by
+    /// [`UnderscoreHeaders::Keep`](crate::UnderscoreHeaders::Keep)) that maps
+    /// to the same key. Repeats are joined with `,` (`; ` for cookies).
+    fn header(&self, key: &str, canonical: Option<&HeaderName>) -> Option<Cow<'_, str>> {
+        let canonical = canonical.filter(|n| self.headers.contains_key(*n));
+        let mut names = canonical.into_iter().chain(
+            self.headers
+                .keys()
+                .filter(|n| !is_canonical(n) && cgi_key(n) == key),
+        );
+        let first_name = names.next()?;
+        let separator = if key == "HTTP_COOKIE" { "; " } else { "," };
+        let mut values = std::iter::once(first_name)
+            .chain(names)
+            .flat_map(|name| self.headers.get_all(name).iter());
         let first = values.next()?;
         let Some(second) = values.next() else {
             return Some(latin1::decode(first.as_bytes()));
         };
-        let separator = if name == COOKIE { "; " } else { "," };
         let mut joined = latin1::decode(first.as_bytes()).into_owned();
         for value in std::iter::once(second).chain(values) {
             joined.push_str(separator);
             joined.push_str(&latin1::decode(value.as_bytes()));
         }
         Some(Cow::Owned(joined))
+    }
+
+    /// Removes every header whose environ key is `key`.
+    fn remove_headers(&mut self, key: &str) {
+        let names: Vec<HeaderName> = self
+            .headers
+            .keys()
+            .filter(|n| cgi_key(n) == key)
+            .cloned()
+            .collect();
+        for name in names {
+            self.headers.remove(name);
+        }
     }
 
     fn set_header(&mut self, key: &str, name: HeaderName, value: &str) -> Result<(), EnvironError> {
@@ -516,6 +549,14 @@ fn header_name(key: &str) -> Option<Option<HeaderName>> {
         .map(|b| if b == b'_' { b'-' } else { b.to_ascii_lowercase() })
         .collect();
     Some(HeaderName::from_bytes(&lower).ok())
+}
+
+/// Whether a header name is all lower-case letters, digits and `-`, so
+/// that [`header_name`] finds it from its environ key.
+fn is_canonical(name: &HeaderName) -> bool {
+    name.as_str()
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// The environ key of a header: `CONTENT_TYPE`, `CONTENT_LENGTH`, or

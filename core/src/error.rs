@@ -66,6 +66,9 @@ pub enum ContractError {
         /// The bytes actually produced.
         sent: u64,
     },
+    /// A 2xx answer to `CONNECT`: that would turn the connection into a
+    /// tunnel, which a WSGI server does not do.
+    ConnectTunnel,
     /// [`Lint`](crate::middleware::Lint) caught a breach.
     Lint(crate::middleware::LintError),
     /// The application or its body panicked.
@@ -99,6 +102,9 @@ impl fmt::Display for ContractError {
             BodyShorterThanContentLength { content_length, sent } => write!(
                 f,
                 "the body ended after {sent} of its {content_length} bytes (Content-Length)"
+            ),
+            ConnectTunnel => f.write_str(
+                "a 2xx answer to CONNECT would open a tunnel, which rwsgi does not support; answer with another status",
             ),
             Lint(err) => write!(f, "lint: {err}"),
             Panicked { message } => write!(f, "the application panicked: {message}"),

@@ -50,6 +50,12 @@ pub trait ErrorLog: Send + Sync + 'static {
         self.write(&format!("[{level}] {message}\n"));
     }
 
+    /// Whether lines of this level are wanted; the default keeps `Info`
+    /// and above.
+    fn enabled(&self, level: Level) -> bool {
+        level >= Level::Info
+    }
+
     /// Flushes buffered text; the default does nothing.
     fn flush(&self) {}
 }
@@ -138,9 +144,11 @@ impl Errors {
         self.0.flush();
     }
 
-    /// Logs a line on behalf of the server.
+    /// Logs a line on behalf of the server, if its level is enabled.
     pub fn log(&self, level: Level, message: fmt::Arguments<'_>) {
-        self.0.log(level, message);
+        if self.0.enabled(level) {
+            self.0.log(level, message);
+        }
     }
 }
 

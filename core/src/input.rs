@@ -115,6 +115,27 @@ impl Input {
         Ok(())
     }
 
+    /// Reads and throws away what is left of the body, at most `budget`
+    /// more bytes: `Ready(true)` once it has ended, `Ready(false)` when it
+    /// is longer than that, broken, or stalls past the read timeout. The
+    /// gateway does this with a body the application left unread, so that
+    /// the connection's framing stays whole.
+    pub fn poll_discard(&mut self, cx: &mut Context<'_>, budget: &mut u64) -> Poll<bool> {
+        loop {
+            let held = self.buf.len() as u64;
+            if held > *budget {
+                return Poll::Ready(false);
+            }
+            *budget -= held;
+            self.buf.clear();
+            match ready!(self.poll_chunk(cx)) {
+                Ok(Some(chunk)) => self.buf = chunk,
+                Ok(None) => return Poll::Ready(true),
+                Err(_) => return Poll::Ready(false),
+            }
+        }
+    }
+
     /// `read(size)`: up to `size` bytes, fewer only at the end of the body.
     pub fn read(&mut self, size: usize) -> io::Result<Bytes> {
         let mut out = BytesMut::new();

@@ -59,6 +59,7 @@
 mod access_log;
 mod app;
 mod body;
+pub mod conn;
 mod environ;
 mod error;
 mod errors_stream;
@@ -73,6 +74,7 @@ mod server;
 mod start_response;
 pub mod testing;
 mod timer;
+pub mod wire;
 
 pub use access_log::{AccessLog, AccessRecord};
 pub use app::{Application, IntoBody, SharedApp};

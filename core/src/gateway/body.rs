@@ -26,8 +26,8 @@ pub(crate) enum Source {
         rx: Pin<Box<async_channel::Receiver<Event>>>,
         exchange: std::sync::Arc<Exchange>,
     },
-    /// The application failed before returning a body.
-    Failed(Option<BoxError>),
+    /// The body ended; the request body is being discarded.
+    Ended,
     /// Nothing more.
     Done,
 }
@@ -60,12 +60,7 @@ impl Source {
                         ));
                     }
                 },
-                Source::Failed(failure) => {
-                    let err = failure.take().unwrap_or_else(|| "failed".into());
-                    *self = Source::Done;
-                    return Poll::Ready(Event::Failed(err));
-                }
-                Source::Done => return Poll::Ready(Event::End),
+                Source::Ended | Source::Done => return Poll::Ready(Event::End),
             }
         }
     }
@@ -74,16 +69,13 @@ impl Source {
     /// async body is handed to the event loop instead.
     pub(crate) fn run_on_pool_thread(self, tx: &async_channel::Sender<Event>) {
         match self {
-            Source::Failed(Some(err)) => {
-                let _ = tx.send_blocking(Event::Failed(err));
-            }
             Source::Producing(producer) if producer.is_stream() => {
                 let _ = tx.send_blocking(Event::Stream(producer.into_body()));
             }
             Source::Producing(mut producer) => {
                 while futures_lite::future::block_on(std::future::poll_fn(|cx| producer.poll_step(cx))) {}
             }
-            Source::Channel { .. } | Source::Failed(None) | Source::Done => {}
+            Source::Channel { .. } | Source::Ended | Source::Done => {}
         }
     }
 }
@@ -126,6 +118,8 @@ pub struct ResponseBody {
     sent: u64,
     ended: bool,
     completed: bool,
+    /// What may still be discarded of a request body left unread.
+    discard_budget: u64,
     log: Option<LogEntry>,
     gateway: Gateway,
 }
@@ -155,6 +149,7 @@ impl ResponseBody {
             sent: 0,
             ended: discard,
             completed: discard,
+            discard_budget: super::DISCARD_LIMIT,
             log: Some(log),
             gateway,
         }
@@ -171,6 +166,7 @@ impl ResponseBody {
             sent: 0,
             ended: false,
             completed: false,
+            discard_budget: super::DISCARD_LIMIT,
             log: None,
             gateway,
         }
@@ -254,7 +250,19 @@ impl http_body::Body for ResponseBody {
             match ready!(this.source.poll_event(cx)) {
                 Event::Chunk(chunk) if chunk.is_empty() => {}
                 Event::Chunk(chunk) => return this.chunk(chunk),
-                Event::End => return this.end(),
+                Event::End => {
+                    // Read what the application left of the request body
+                    // before the response ends (bounded; past the bound the
+                    // connection cannot be reused anyway).
+                    if let Some(environ) = this.log.as_mut().and_then(|l| l.environ.as_mut()) {
+                        let budget = &mut this.discard_budget;
+                        if environ.input.poll_discard(cx, budget).is_pending() {
+                            this.source = Source::Ended;
+                            return Poll::Pending;
+                        }
+                    }
+                    return this.end();
+                }
                 Event::Failed(err) => return this.fail(err),
                 Event::Returned(environ) => {
                     if let Some(log) = this.log.as_mut() {

@@ -183,6 +183,8 @@ pub(crate) struct Producer {
     body: Option<Body>,
     exchange: Arc<Exchange>,
     exact_len: Option<u64>,
+    /// Whether any chunk has been produced.
+    produced: bool,
 }
 
 impl Producer {
@@ -191,6 +193,7 @@ impl Producer {
             exact_len: body.exact_len(),
             body: Some(body),
             exchange,
+            produced: false,
         }
     }
 
@@ -216,14 +219,23 @@ impl Producer {
         let event = match polled {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(Some(Ok(chunk)))) if chunk.is_empty() => return Poll::Ready(true),
-            Ok(Poll::Ready(Some(Ok(chunk)))) => match self.exchange.commit(self.exact_len) {
-                Ok(()) => Event::Chunk(chunk),
-                Err(err) => Event::Failed(err.into()),
-            },
-            Ok(Poll::Ready(None)) => match self.exchange.commit(self.exact_len) {
-                Ok(()) => Event::End,
-                Err(err) => Event::Failed(err.into()),
-            },
+            Ok(Poll::Ready(Some(Ok(chunk)))) => {
+                self.produced = true;
+                match self.exchange.commit(self.exact_len) {
+                    Ok(()) => Event::Chunk(chunk),
+                    Err(err) => Event::Failed(err.into()),
+                }
+            }
+            // A body that ended without a byte is known to be empty.
+            Ok(Poll::Ready(None)) => {
+                match self
+                    .exchange
+                    .commit(if self.produced { self.exact_len } else { Some(0) })
+                {
+                    Ok(()) => Event::End,
+                    Err(err) => Event::Failed(err.into()),
+                }
+            }
             Ok(Poll::Ready(Some(Err(err)))) => Event::Failed(err),
             Err(panic) => Event::Failed(
                 ContractError::Panicked {

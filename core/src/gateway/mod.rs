@@ -41,6 +41,11 @@ use crate::server::{Addr, Config, Dispatch, ServerHandle};
 use crate::timer::Timer;
 use crate::{Application, ContractError, Environ, Input, Level, SharedApp, StartResponse};
 
+/// How much of a request body the application left unread is read and
+/// thrown away before the response ends (so that a keep-alive connection's
+/// next request is found where it starts); past it, the connection closes.
+pub(crate) const DISCARD_LIMIT: u64 = 1024 * 1024;
+
 /// The facts about a connection the environ needs.
 #[derive(Clone, Debug)]
 pub struct ConnInfo {
@@ -111,7 +116,7 @@ impl Gateway {
         let started = (SystemTime::now(), Instant::now());
         let config = &self.0.config;
         if let Err(err) = request::validate(&mut head, config) {
-            return self.reject(&err);
+            return self.reject_unread(&err, body).await;
         }
         let facts = RequestFacts {
             method: head.method.clone(),
@@ -120,10 +125,9 @@ impl Gateway {
         };
         let mut environ = match request::build_environ(head, conn, config) {
             Ok(environ) => environ,
-            Err(err) => return self.reject(&err),
+            Err(err) => return self.reject_unread(&err, body).await,
         };
-        let timeout = config.body_read_timeout.map(|t| (Arc::clone(&self.0.timer), t));
-        environ.input = Input::from_engine(body, config.limit_request_body, timeout);
+        environ.input = Input::from_engine(body, config.limit_request_body, self.input_timeout());
         if self.0.pool.is_none() {
             // Inline, the application must never wait for the network.
             if let Err(err) = environ.input.buffer().await {
@@ -152,6 +156,12 @@ impl Gateway {
             match poll_fn(|cx| source.poll_event(cx)).await {
                 Event::Returned(environ) => entry.environ = Some(*environ),
                 Event::Head(app_head, len) => {
+                    // A shutdown that began while the app ran closes this
+                    // connection after the response.
+                    let facts = RequestFacts {
+                        keep_alive: facts.keep_alive && !self.0.handle.is_shutting_down(),
+                        ..facts.clone()
+                    };
                     break response::finish_head(app_head, len, &facts, config).map_err(Into::into);
                 }
                 Event::Failed(err) => break Err(err),
@@ -177,6 +187,23 @@ impl Gateway {
                 response
             }
         }
+    }
+
+    /// [`reject`](Self::reject), after reading what can be read of a body
+    /// that is well framed (the error is about something else), so that
+    /// the answer is not lost to unread input.
+    async fn reject_unread(&self, err: &RequestError, body: EngineBody) -> Option<Response> {
+        let mut input = Input::from_engine(body, None, self.input_timeout());
+        let mut budget = DISCARD_LIMIT;
+        poll_fn(|cx| input.poll_discard(cx, &mut budget)).await;
+        self.reject(err)
+    }
+
+    fn input_timeout(&self) -> Option<(Arc<dyn Timer>, std::time::Duration)> {
+        self.0
+            .config
+            .body_read_timeout
+            .map(|t| (Arc::clone(&self.0.timer), t))
     }
 
     /// The answer to a request the engine (or the gateway) found bad: the
@@ -246,20 +273,21 @@ impl Gateway {
 }
 
 impl Source {
-    /// The source for an application's result: its body, or its failure.
+    /// The source for an application's result. A failure still goes
+    /// through the producer, after whatever `write()` already queued: the
+    /// data written must go out, and then the response is cut.
     fn from_call(
         called: std::thread::Result<Result<crate::Body, crate::BoxError>>,
         exchange: Arc<Exchange>,
     ) -> Source {
-        let failure = match called {
-            Ok(Ok(body)) => return Source::Producing(Producer::new(body, exchange)),
-            Ok(Err(err)) => err,
-            Err(panic) => ContractError::Panicked {
+        let body = match called {
+            Ok(Ok(body)) => body,
+            Ok(Err(err)) => crate::Body::try_iter([Err::<bytes::Bytes, _>(err)]),
+            Err(panic) => crate::Body::try_iter([Err::<bytes::Bytes, _>(ContractError::Panicked {
                 message: panic_message(&*panic),
-            }
-            .into(),
+            })]),
         };
-        Source::Failed(Some(failure))
+        Source::Producing(Producer::new(body, exchange))
     }
 }
 

@@ -83,11 +83,12 @@ fn check_limits(headers: &HeaderMap, line_len: usize, config: &Config) -> Result
     }
     let mut head_len = line_len + 2;
     for (name, value) in headers {
-        let field_len = name.as_str().len() + 2 + value.len();
+        // `Name: value` and its CRLF, as gunicorn counts a field.
+        let field_len = name.as_str().len() + 2 + value.len() + 2;
         if config.limit_request_field_size != 0 && field_len > config.limit_request_field_size {
             return Err(RequestError::HeaderFieldTooLarge);
         }
-        head_len += field_len + 2;
+        head_len += field_len;
     }
     if config.limit_request_head != 0 && head_len > config.limit_request_head {
         return Err(RequestError::HeadTooLarge);
@@ -149,7 +150,7 @@ fn check_framing(head: &RequestHead, config: &Config) -> Result<(), RequestError
                 "Transfer-Encoding in an HTTP/1.0 request",
             ));
         }
-        check_codings(codings.flat_map(|v| v.as_bytes().split(|&b| b == b',')))?;
+        crate::wire::check_codings(codings.flat_map(|v| v.as_bytes().split(|&b| b == b',')))?;
     }
     if let (Some(length), Some(limit)) = (length, config.limit_request_body) {
         if length > limit {
@@ -170,43 +171,6 @@ fn parse_length(value: &[u8]) -> Result<u64, RequestError> {
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or(bad)
-}
-
-/// RFC 9112 §6.1: `chunked` once, last; other codings must be known.
-fn check_codings<'a>(items: impl Iterator<Item = &'a [u8]>) -> Result<(), RequestError> {
-    const KNOWN: [&[u8]; 7] = [
-        b"chunked",
-        b"gzip",
-        b"x-gzip",
-        b"deflate",
-        b"compress",
-        b"x-compress",
-        b"identity",
-    ];
-    let mut chunked_last = false;
-    let mut any = false;
-    for item in items {
-        let coding = item.split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
-        if coding.is_empty() {
-            continue;
-        }
-        if chunked_last {
-            return Err(RequestError::BadFraming(
-                "chunked is not the final transfer coding",
-            ));
-        }
-        if !KNOWN.iter().any(|k| k.eq_ignore_ascii_case(coding)) {
-            return Err(RequestError::UnsupportedTransferCoding);
-        }
-        any = true;
-        chunked_last = coding.eq_ignore_ascii_case(b"chunked");
-    }
-    if !any || !chunked_last {
-        return Err(RequestError::BadFraming(
-            "chunked is not the final transfer coding",
-        ));
-    }
-    Ok(())
 }
 
 /// The target split the way gunicorn and CPython's `urlsplit` agree on.
@@ -299,7 +263,10 @@ pub(crate) fn build_environ(
     let target = split_target(&head.method, &head.target)?;
     let mut path_info = latin1::percent_decode(target.path);
     let mut script_name = String::new();
-    if !config.script_name.is_empty() && path_info.starts_with(&config.script_name) {
+    let mounted = path_info
+        .strip_prefix(config.script_name.as_str())
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    if !config.script_name.is_empty() && mounted {
         script_name = config.script_name.clone();
         path_info.drain(..script_name.len());
     }

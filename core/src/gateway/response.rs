@@ -42,6 +42,7 @@ pub struct ResponseHead {
 }
 
 /// What the gateway knows about the request when it finishes a head.
+#[derive(Clone)]
 pub(crate) struct RequestFacts {
     pub method: Method,
     pub version: Version,
@@ -68,6 +69,9 @@ pub(crate) fn finish_head(
         reason,
         mut headers,
     } = app;
+    if request.method == Method::CONNECT && status.is_success() {
+        return Err(ContractError::ConnectTunnel);
+    }
     let declared = declared_length(&headers)?;
     let no_body = request.method == Method::HEAD
         || status == StatusCode::NO_CONTENT
@@ -298,6 +302,17 @@ mod tests {
         assert!(finish_head(app_head.clone(), None, &get, &config).is_err());
         app_head.headers.append(CONTENT_LENGTH, HeaderValue::from(1));
         assert!(finish_head(app_head, None, &get, &config).is_err());
+    }
+
+    #[test]
+    fn no_tunnels() {
+        let config = Config::default();
+        let connect = facts(Method::CONNECT, Version::HTTP_11, true);
+        assert!(matches!(
+            finish_head(app(200, &[]), Some(0), &connect, &config),
+            Err(ContractError::ConnectTunnel)
+        ));
+        assert!(finish_head(app(405, &[]), Some(0), &connect, &config).is_ok());
     }
 
     #[test]

@@ -36,7 +36,8 @@ pub enum LintError {
     /// *Warning*: a method outside GET, HEAD, POST, OPTIONS, PATCH, PUT,
     /// DELETE, TRACE.
     UnknownMethod(String),
-    /// The status is not `"NNN Reason"` with NNN ≥ 100.
+    /// The status is not `"NNN Reason"` with NNN ≥ 100, or has a char
+    /// above U+00FF.
     BadStatus(String),
     /// *Warning*: the fourth character of the status is not a space.
     StatusWithoutSpace(String),
@@ -44,13 +45,14 @@ pub enum LintError {
     /// `_`, or `Status`.
     BadHeaderName(String),
     /// A header value with a control character (HTAB included, stricter
-    /// than the server).
+    /// than the server; DEL too) or a char above U+00FF.
     BadHeaderValue(String),
     /// A response other than 204/304 without `Content-Type`.
     MissingContentType(u16),
     /// A 204 or 304 response with `Content-Type`.
     ForbiddenContentType(u16),
-    /// `start_response` called twice without `exc_info`.
+    /// `start_response` called twice without `exc_info` (also when the
+    /// first call was refused).
     StartedTwice,
     /// `write()` before `start_response`.
     WriteBeforeStart,
@@ -254,6 +256,9 @@ impl<A: Application> Application for Lint<A> {
 
 #[derive(Debug)]
 struct CallState {
+    /// start_response was called, even if that call was refused: PEP 3333
+    /// makes a second call without exc_info fatal either way.
+    called: AtomicBool,
     started: AtomicBool,
     returned: AtomicBool,
     /// `u64::MAX` when there is no Content-Length.
@@ -263,6 +268,7 @@ struct CallState {
 impl Default for CallState {
     fn default() -> Self {
         CallState {
+            called: AtomicBool::new(false),
             started: AtomicBool::new(false),
             returned: AtomicBool::new(false),
             content_length: AtomicU64::new(u64::MAX),
@@ -290,7 +296,8 @@ impl Respond for LintRespond {
         headers: Vec<HeaderPair>,
         exc_info: Option<BoxError>,
     ) -> Result<(), ContractError> {
-        if exc_info.is_none() && self.state.started.load(Ordering::Acquire) {
+        let called_before = self.state.called.swap(true, Ordering::AcqRel);
+        if exc_info.is_none() && called_before {
             return Err(self.fail(LintError::StartedTwice));
         }
         let code = check_status(&status).map_err(|e| self.fail(e))?;
@@ -392,7 +399,7 @@ fn check_status(status: &str) -> Result<u16, LintError> {
         return Err(bad());
     }
     let code: u16 = code.parse().map_err(|_| bad())?;
-    if code < 100 || status.bytes().any(|b| b < 0x20 || b == 0x7f) {
+    if code < 100 || status.bytes().any(|b| b < 0x20 || b == 0x7f) || !latin1::is_latin1(status) {
         return Err(bad());
     }
     StatusCode::from_u16(code).map_err(|_| bad())?;
@@ -409,7 +416,7 @@ fn check_header(name: &str, value: &str) -> Result<(), LintError> {
     {
         return Err(bad_name());
     }
-    if value.bytes().any(|b| b < 0x20) {
+    if value.bytes().any(|b| b < 0x20 || b == 0x7f) || !latin1::is_latin1(value) {
         return Err(LintError::BadHeaderValue(name.to_owned()));
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! `ProxyFix`: believe the `X-Forwarded-*` headers that trusted proxies set.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use super::TrustedPeers;
 use super::header_list::parse_list_header;
@@ -107,13 +107,38 @@ impl fmt::Display for ProxyFixOrig {
         f.write_str("{")?;
         for (i, (key, value)) in entries.iter().enumerate() {
             let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}'{key}': ")?;
             match value {
-                Some(v) => write!(f, "{sep}'{key}': {v:?}")?,
-                None => write!(f, "{sep}'{key}': None")?,
+                Some(v) => python_repr(f, v)?,
+                None => f.write_str("None")?,
             }
         }
         f.write_str("}")
     }
+}
+
+/// Python's `repr` of a `str`: single quotes unless the string holds a `'`
+/// and no `"`; `\\`, `\t`, `\n`, `\r` and `\xNN` for the non-printable
+/// latin-1 chars.
+fn python_repr(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    f.write_char(quote)?;
+    for c in s.chars() {
+        match c {
+            '\\' => f.write_str("\\\\")?,
+            '\t' => f.write_str("\\t")?,
+            '\n' => f.write_str("\\n")?,
+            '\r' => f.write_str("\\r")?,
+            c if c == quote => write!(f, "\\{c}")?,
+            '\0'..='\x1f' | '\x7f'..='\u{a0}' | '\u{ad}' => write!(f, "\\x{:02x}", u32::from(c))?,
+            c => f.write_char(c)?,
+        }
+    }
+    f.write_char(quote)
 }
 
 impl<A> ProxyFix<A> {
@@ -311,9 +336,6 @@ fn param(element: &[(String, String)], name: &str) -> Option<String> {
 
 /// Sets `REMOTE_ADDR` (and `REMOTE_PORT`) from an RFC 7239 node.
 fn set_node(environ: &mut Environ, node: &str) {
-    if node.eq_ignore_ascii_case("unknown") || node.starts_with('_') {
-        return;
-    }
     let (addr, port) = if let Some(rest) = node.strip_prefix('[') {
         match rest.split_once(']') {
             Some((addr, port)) => (addr, port.strip_prefix(':')),
@@ -321,10 +343,16 @@ fn set_node(environ: &mut Environ, node: &str) {
         }
     } else {
         match node.split_once(':') {
+            // More than one `:`: an IPv6 address without brackets, no port.
+            Some((_, port)) if port.contains(':') => (node, None),
             Some((addr, port)) => (addr, Some(port)),
             None => (node, None),
         }
     };
+    // The node name decides, with or without a port (`unknown:4711`).
+    if addr.eq_ignore_ascii_case("unknown") || addr.starts_with('_') {
+        return;
+    }
     environ.remote_addr = Some(addr.to_owned());
     if let Some(port) = port.filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
         environ.remote_port = Some(port.to_owned());

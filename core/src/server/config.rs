@@ -104,8 +104,9 @@ pub struct Config {
     /// Most header fields in a request; 0: no limit. More: 431. Default: 100
     /// (gunicorn's).
     pub limit_request_fields: usize,
-    /// Longest header field (`name: value`) in bytes; 0: no limit. Longer:
-    /// 431. Default: 8190 (gunicorn's).
+    /// Longest header field in bytes, counted as gunicorn counts it: the
+    /// `Name: value` line with its CRLF; 0: no limit. Longer: 431. Default:
+    /// 8190 (gunicorn's).
     pub limit_request_field_size: usize,
     /// Longest whole request head in bytes; 0: only the limits above bound
     /// it. Longer: 431. Default: 65 536 (tornado's `max_header_size`).

@@ -90,27 +90,23 @@ impl ServerHandle {
         }
     }
 
-    /// Waits until fewer than `max` connections are open, then counts a new
-    /// one. For backends: called before each accept, so that a full server
-    /// leaves new connections in the kernel's backlog.
-    pub async fn connection_slot(&self, max: usize) -> ConnectionGuard {
+    /// Waits until fewer than `max` connections are open. For backends:
+    /// called before each accept, so that a full server leaves new
+    /// connections in the kernel's backlog.
+    pub async fn room_for_connection(&self, max: usize) {
         loop {
             let listener = self.0.on_close.listen();
-            let open = self.0.connections.load(Ordering::Acquire);
-            if open < max
-                && self
-                    .0
-                    .connections
-                    .compare_exchange(open, open + 1, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-            {
-                return ConnectionGuard(self.clone());
-            }
-            if open < max {
-                continue;
+            if self.connections() < max {
+                return;
             }
             listener.await;
         }
+    }
+
+    /// Counts a connection just accepted, until the guard is dropped.
+    pub fn connection(&self) -> ConnectionGuard {
+        self.0.connections.fetch_add(1, Ordering::AcqRel);
+        ConnectionGuard(self.clone())
     }
 
     /// After shutdown has begun, waits until every connection has closed
@@ -244,22 +240,22 @@ mod tests {
     use crate::timer::ThreadTimer;
 
     #[test]
-    fn slots_wait_for_a_close() {
+    fn room_waits_for_a_close() {
         let handle = ServerHandle::new();
-        let a = future::block_on(handle.connection_slot(2));
-        let _b = future::block_on(handle.connection_slot(2));
+        let a = handle.connection();
+        let _b = handle.connection();
         assert_eq!(handle.connections(), 2);
-        let mut third = Box::pin(handle.connection_slot(2));
-        assert!(future::block_on(future::poll_once(&mut third)).is_none());
+        let mut room = Box::pin(handle.room_for_connection(2));
+        assert!(future::block_on(future::poll_once(&mut room)).is_none());
         drop(a);
-        let _c = future::block_on(third);
-        assert_eq!(handle.connections(), 2);
+        future::block_on(room);
+        assert_eq!(handle.connections(), 1);
     }
 
     #[test]
     fn drained_returns_at_the_deadline_or_when_empty() {
         let handle = ServerHandle::new();
-        let guard = future::block_on(handle.connection_slot(10));
+        let guard = handle.connection();
         handle.shutdown(Duration::from_millis(30));
         let start = Instant::now();
         assert!(!future::block_on(handle.drained(&ThreadTimer)));

@@ -79,7 +79,7 @@ impl FromStr for Engine {
 ///     server.run(app)
 /// }
 /// ```
-pub trait Server: Sized {
+pub trait Server: Sized + Send + 'static {
     /// The name `--backend` takes (`tokio`, `smol`, `async-std`).
     const NAME: &'static str;
 

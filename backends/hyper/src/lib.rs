@@ -1,0 +1,74 @@
+//! # rwsgi-hyper
+//!
+//! The hyper 1 engine: serves one connection with hyper's HTTP/1 parser and
+//! writer, and rwsgi's [gateway](rwsgi_core::gateway) for everything WSGI.
+//! It names no runtime: a backend hands it any IO that implements hyper's
+//! `rt::Read`/`rt::Write` — tokio's through `hyper_util::rt::TokioIo`, a
+//! `futures-io` stream through [`FuturesIo`].
+//!
+//! ```no_run
+//! # async fn example(io: impl hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+//! #                  info: rwsgi_core::gateway::ConnInfo, gateway: rwsgi_core::gateway::Gateway) {
+//! let watch = rwsgi_core::conn::ConnWatch::new(gateway.config());
+//! rwsgi_hyper::serve_connection(io, info, gateway, watch).await;
+//! # }
+//! ```
+//!
+//! What hyper does not do, rwsgi adds around it: an idle keep-alive timeout
+//! apart from the header timeout, a 408 for a slow head, a write timeout
+//! (the backend's IO wrapper, [`rwsgi_core::conn`]); the request limits and
+//! framing rules of the error table (the gateway). hyper's own buffer and
+//! header-count limits are set above rwsgi's, so that the statuses are the
+//! table's.
+
+mod io;
+mod service;
+
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::sync::Arc;
+
+use hyper::server::conn::http1;
+use rwsgi_core::conn::ConnWatch;
+use rwsgi_core::gateway::{ConnInfo, Gateway};
+
+pub use io::FuturesIo;
+
+/// Serves HTTP/1 on `io` until the client leaves, the connection times out,
+/// or the server shuts down (then in-flight requests finish and idle
+/// keep-alive connections close at once).
+pub async fn serve_connection<I>(io: I, info: ConnInfo, gateway: Gateway, watch: Arc<ConnWatch>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let config = gateway.config();
+    let mut builder = http1::Builder::new();
+    builder
+        .keep_alive(!config.keep_alive.is_zero())
+        // hyper's own limits sit above rwsgi's, so that the gateway's checks
+        // (and statuses) decide.
+        .max_buf_size(config.max_head_len().saturating_add(1024).max(8192))
+        .max_headers(if config.limit_request_fields == 0 {
+            4096
+        } else {
+            config.limit_request_fields + 1
+        })
+        .header_read_timeout(None)
+        // A client that shuts down its sending side still gets its answer.
+        .half_close(true)
+        .pipeline_flush(true)
+        .auto_date_header(false);
+    let handle = gateway.handle().clone();
+    let service = service::WsgiService::new(gateway, info, Arc::clone(&watch));
+    let mut conn = pin!(builder.serve_connection(io, service));
+    let mut shutdown = pin!(handle.shutdown_requested());
+    let mut closing = false;
+    let _ = poll_fn(|cx| {
+        if !closing && shutdown.as_mut().poll(cx).is_ready() {
+            closing = true;
+            conn.as_mut().graceful_shutdown();
+        }
+        conn.as_mut().poll(cx)
+    })
+    .await;
+}

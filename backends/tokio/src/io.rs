@@ -1,0 +1,97 @@
+//! A tokio stream under rwsgi's connection policy.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use rwsgi_core::conn::ConnIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// A tokio stream whose bytes are checked and whose timeouts are enforced
+/// by a [`ConnIo`] (see [`rwsgi_core::conn`]); the futures-io twin is
+/// [`rwsgi_core::conn::CheckedIo`].
+pub(crate) struct CheckedStream<S> {
+    inner: S,
+    policy: ConnIo,
+}
+
+impl<S> CheckedStream<S> {
+    pub(crate) fn new(inner: S, policy: ConnIo) -> Self {
+        CheckedStream { inner, policy }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for CheckedStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        loop {
+            let ready = this.policy.ready_bytes(buf.remaining());
+            if !ready.is_empty() {
+                let n = ready.len();
+                buf.put_slice(ready);
+                this.policy.consumed(n);
+                return Poll::Ready(Ok(()));
+            }
+            let inner = &mut this.inner;
+            ready!(
+                this.policy
+                    .poll_refusal(cx, |cx, bytes| Pin::new(&mut *inner).poll_write(cx, bytes))
+            )?;
+            let eof = match Pin::new(&mut this.inner).poll_read(cx, buf) {
+                Poll::Ready(Ok(())) if buf.filled().len() == before => true,
+                Poll::Ready(Ok(())) => {
+                    let keep = this.policy.inspect(&buf.filled()[before..]);
+                    buf.set_filled(before + keep);
+                    if keep == 0 {
+                        continue;
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                Poll::Pending => false,
+            };
+            if ready!(this.policy.after_read(eof, cx)) {
+                return Poll::Ready(Ok(()));
+            }
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for CheckedStream<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.policy.after_write(result, false, cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.policy.after_write(result, false, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_flush(cx);
+        this.policy.after_write(result, true, cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.policy.after_write(result, true, cx)
+    }
+}

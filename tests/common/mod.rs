@@ -1,0 +1,174 @@
+//! What the integration tests share: servers started on 127.0.0.1:0 in the
+//! test process or as a child process, a raw HTTP/1 client that reads
+//! responses byte-exactly, and waiting on conditions with deadlines.
+
+#![allow(dead_code)] // each test target uses a different part
+
+pub mod raw;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rwsgi::{Addr, Application, Config, Engine, Server, ServerHandle};
+
+/// How long any single wait in a test may take before it fails.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A configuration for tests: an ephemeral loopback port, two event-loop
+/// threads, timeouts long enough not to fire unless a test wants them.
+pub fn config(engine: Engine) -> Config {
+    let mut config = Config::default();
+    config.binds = vec!["127.0.0.1:0".parse().unwrap()];
+    config.io_threads = 2;
+    config.engine = Some(engine);
+    config.keep_alive = Duration::from_secs(30);
+    config
+}
+
+/// A server running in the test process, on its own thread.
+pub struct TestServer {
+    pub addrs: Vec<Addr>,
+    pub handle: ServerHandle,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub fn start<S: Server>(config: Config, app: impl Application) -> Self {
+        let server = S::bind(config).expect("the server binds");
+        let addrs = server.local_addrs();
+        let handle = server.handle();
+        let thread = std::thread::spawn(move || server.run(app));
+        TestServer {
+            addrs,
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    /// The first TCP address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs
+            .iter()
+            .find_map(|a| match a {
+                Addr::Tcp(a) => Some(*a),
+                Addr::Unix(_) => None,
+            })
+            .expect("a TCP bind")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr())
+    }
+
+    /// Shuts down with `grace` and waits for `run` to return; fails the
+    /// test if it takes longer than the grace period plus [`DEADLINE`].
+    pub fn stop(mut self, grace: Duration) -> std::io::Result<()> {
+        self.handle.shutdown(grace);
+        self.join(grace + DEADLINE)
+    }
+
+    fn join(&mut self, limit: Duration) -> std::io::Result<()> {
+        let thread = self.thread.take().expect("joined once");
+        wait_until(limit, "the server to stop", || thread.is_finished());
+        thread.join().expect("the server thread does not panic")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.handle.shutdown(Duration::ZERO);
+            let result = self.join(DEADLINE);
+            if !std::thread::panicking() {
+                result.expect("run returns Ok");
+            }
+        }
+    }
+}
+
+/// Polls `condition` until it holds; fails the test after `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The `rwsgi` binary running as a child process; killed when dropped.
+pub struct ChildServer {
+    pub child: Child,
+    pub addrs: Vec<String>,
+    pub stderr: Option<std::process::ChildStderr>,
+}
+
+impl ChildServer {
+    /// Starts `rwsgi ARGS...` and waits until it prints that it is serving.
+    pub fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rwsgi"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("rwsgi starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut addrs = Vec::new();
+        loop {
+            let line = rx
+                .recv_timeout(DEADLINE)
+                .unwrap_or_else(|_| panic!("rwsgi {args:?} did not report that it is serving"));
+            if let Some(url) = line.strip_prefix("rwsgi: listening on ") {
+                addrs.push(url.trim_start_matches("http://").to_owned());
+            }
+            if line.starts_with("rwsgi: serving ") {
+                break;
+            }
+        }
+        let stderr = child.stderr.take();
+        ChildServer { child, addrs, stderr }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0].parse().expect("a TCP address")
+    }
+
+    /// Sends `signal` and waits for the exit status.
+    pub fn signal_and_wait(&mut self, signal: i32) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(&pid)
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal} {pid}");
+        let child = &mut self.child;
+        let mut status = None;
+        wait_until(DEADLINE, "rwsgi to exit", || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        });
+        status.unwrap()
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
