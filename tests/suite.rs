@@ -325,6 +325,32 @@ fn limits_answer_per_the_table<S: Server>(engine: Engine) {
     s.lint.assert_clean();
 }
 
+/// A refusal sent while the client is still uploading reaches it, even
+/// when the client reads only after it has sent everything: the gateway
+/// reads up to 1 MiB of the unwanted body before answering, and the close
+/// lingers (reads on for a while) so that the rest does not make the kernel
+/// reset the connection under the answer.
+fn refusal_mid_upload_reaches_the_client<S: Server>(engine: Engine) {
+    let mut config = config(engine);
+    config.limit_request_body = Some(1000);
+    let s = start::<S>(config);
+    let mut conn = Conn::connect(s.server.addr());
+    let body = vec![b'x'; 1_250_000];
+    conn.send(
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    std::io::Write::write_all(&mut conn.stream, &body).expect("the server takes the whole upload");
+    let response = conn.response(false).expect("the 413 arrives");
+    assert_eq!(response.status, 413);
+    wait_until(DEADLINE, "the connection to close", || {
+        s.server.handle.connections() == 0
+    });
+}
+
 fn slow_head_gets_408_while_others_are_served<S: Server>(engine: Engine) {
     let mut config = config(engine);
     config.header_read_timeout = Some(Duration::from_millis(500));
@@ -534,6 +560,7 @@ macro_rules! suite {
                 expect_100_continue,
                 upload_of_8_mib,
                 limits_answer_per_the_table,
+                refusal_mid_upload_reaches_the_client,
                 slow_head_gets_408_while_others_are_served,
                 idle_keep_alive_closes_quietly,
                 write_timeout_cuts_a_client_that_stops_reading,

@@ -198,9 +198,47 @@ enum Rest {
 enum Refusal {
     /// A bad or late head: answer per the table once earlier responses are
     /// out, then fail reads.
-    Head { err: RequestError, written: usize },
+    Head { err: RequestError, stage: Stage },
     /// A bad body: fail reads with it.
     Body(RequestError),
+}
+
+/// How far the answer to a refused head has got.
+#[derive(Debug)]
+enum Stage {
+    /// Writing the answer; this much is out.
+    Writing(usize),
+    /// The answer is out; closing.
+    Closing,
+}
+
+/// How far a close has got.
+#[derive(Clone, Copy, Debug)]
+enum Close {
+    /// The sending side is being shut down.
+    ShuttingDown,
+    /// Reading and dropping what the client still sends: closing with
+    /// unread input makes the kernel send a reset, which can destroy the
+    /// last response before the client has read it (nginx's "lingering
+    /// close").
+    Lingering {
+        discarded: usize,
+    },
+    Done,
+}
+
+/// What a lingering close reads at most, and for how long.
+const LINGER_BYTES: usize = 256 * 1024;
+const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// The socket under a wrapper, for the answers the policy writes itself.
+pub trait RawIo {
+    /// Writes to the socket.
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+    /// Shuts down the sending side.
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    /// Reads from the socket.
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
 }
 
 /// The per-connection IO policy every wrapper applies: the scanner, the
@@ -230,6 +268,7 @@ pub struct ConnIo {
     flushed: bool,
     refusal: Option<Refusal>,
     read_waker: Option<Waker>,
+    close: Option<Close>,
 }
 
 impl ConnIo {
@@ -248,6 +287,7 @@ impl ConnIo {
             flushed: true,
             refusal: None,
             read_waker: None,
+            close: None,
         }
     }
 
@@ -326,7 +366,10 @@ impl ConnIo {
                 }
                 Err((offset, err)) => {
                     if self.scanner.in_head() || self.scanner.at_message_start() {
-                        self.refusal = Some(Refusal::Head { err, written: 0 });
+                        self.refusal = Some(Refusal::Head {
+                            err,
+                            stage: Stage::Writing(0),
+                        });
                         return (open.unwrap_or(at + offset), Rest::Drop);
                     }
                     self.refusal = Some(Refusal::Body(err));
@@ -339,40 +382,78 @@ impl ConnIo {
 
     /// With nothing ready to hand over: `Ready(Ok(()))` to read from the
     /// socket, `Pending` while a refusal waits for earlier responses to be
-    /// written, `Ready(Err)` once it has been answered. `write` writes to
-    /// the socket (for the table's answer).
-    pub fn poll_refusal(
-        &mut self,
-        cx: &mut Context<'_>,
-        mut write: impl FnMut(&mut Context<'_>, &[u8]) -> Poll<io::Result<usize>>,
-    ) -> Poll<io::Result<()>> {
-        match &mut self.refusal {
-            None => Poll::Ready(Ok(())),
-            Some(Refusal::Body(err)) => Poll::Ready(Err(request_failed(err.clone()))),
-            Some(Refusal::Head { err, written }) => {
-                let answered = self.watch.responses.load(Ordering::Acquire) >= self.heads;
-                if !answered || !self.flushed {
-                    // Earlier responses are still on their way out; their
-                    // flush wakes this read again.
-                    self.read_waker = Some(cx.waker().clone());
-                    return Poll::Pending;
-                }
-                let bytes = err.outcome().response_bytes();
-                while *written < bytes.len() {
-                    match write(cx, &bytes[*written..]) {
-                        Poll::Ready(Ok(n)) if n > 0 => *written += n,
-                        Poll::Ready(_) => break,
-                        Poll::Pending => {
-                            if let Some(timeout) = self.write_timeout {
-                                if self.write.poll_after(&*self.timer, timeout, cx).is_ready() {
-                                    break;
-                                }
+    /// written (or lingers), `Ready(Err)` once it has been answered.
+    pub fn poll_refusal(&mut self, cx: &mut Context<'_>, io: &mut dyn RawIo) -> Poll<io::Result<()>> {
+        let (err, stage) = match &mut self.refusal {
+            None => return Poll::Ready(Ok(())),
+            Some(Refusal::Body(err)) => return Poll::Ready(Err(request_failed(err.clone()))),
+            Some(Refusal::Head { err, stage }) => (err, stage),
+        };
+        if matches!(stage, Stage::Writing(0)) {
+            let answered = self.watch.responses.load(Ordering::Acquire) >= self.heads;
+            if !answered || !self.flushed {
+                // Earlier responses are still on their way out; their
+                // flush wakes this read again.
+                self.read_waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+        }
+        if let Stage::Writing(written) = stage {
+            let bytes = err.outcome().response_bytes();
+            while *written < bytes.len() {
+                match io.poll_write(cx, &bytes[*written..]) {
+                    Poll::Ready(Ok(n)) if n > 0 => *written += n,
+                    Poll::Ready(_) => break,
+                    Poll::Pending => {
+                        if let Some(timeout) = self.write_timeout {
+                            if self.write.poll_after(&*self.timer, timeout, cx).is_ready() {
+                                break;
                             }
-                            return Poll::Pending;
+                        }
+                        return Poll::Pending;
+                    }
+                }
+            }
+            *stage = Stage::Closing;
+        }
+        let err = err.clone();
+        let _ = ready!(self.poll_close(cx, io));
+        Poll::Ready(Err(request_failed(err)))
+    }
+
+    /// Closes the connection: shuts down the sending side, and — when the
+    /// client may still be sending (a refused request, a body not read to
+    /// its end) — reads and drops what it sends until it closes too, for at
+    /// most 2 s and 256 KiB. The wrappers' shutdown goes through here. An
+    /// idle connection closes at once.
+    pub fn poll_close(&mut self, cx: &mut Context<'_>, io: &mut dyn RawIo) -> Poll<io::Result<()>> {
+        loop {
+            match self.close.get_or_insert(Close::ShuttingDown) {
+                Close::ShuttingDown => {
+                    let result = ready!(io.poll_shutdown(cx));
+                    self.read.clear();
+                    let unread = self.refusal.is_some() || !self.scanner.at_message_start();
+                    self.close = Some(if result.is_ok() && unread {
+                        Close::Lingering { discarded: 0 }
+                    } else {
+                        Close::Done
+                    });
+                    result?;
+                }
+                Close::Lingering { discarded } => {
+                    let mut sink = [0u8; 4096];
+                    match io.poll_read(cx, &mut sink) {
+                        Poll::Ready(Ok(n)) if n > 0 && *discarded + n < LINGER_BYTES => *discarded += n,
+                        Poll::Ready(_) => self.close = Some(Close::Done),
+                        Poll::Pending => {
+                            if self.read.poll_after(&*self.timer, LINGER_TIME, cx).is_pending() {
+                                return Poll::Pending;
+                            }
+                            self.close = Some(Close::Done);
                         }
                     }
                 }
-                Poll::Ready(Err(request_failed(err.clone())))
+                Close::Done => return Poll::Ready(Ok(())),
             }
         }
     }
@@ -400,7 +481,7 @@ impl ConnIo {
                 self.held.truncate(self.ready);
                 self.refusal = Some(Refusal::Head {
                     err: RequestError::HeaderReadTimeout,
-                    written: 0,
+                    stage: Stage::Writing(0),
                 });
                 Poll::Ready(false)
             }
@@ -475,11 +556,7 @@ impl<T: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin> futures_io::Asyn
                 this.policy.consumed(n);
                 return Poll::Ready(Ok(n));
             }
-            let inner = &mut this.inner;
-            ready!(
-                this.policy
-                    .poll_refusal(cx, |cx, bytes| Pin::new(&mut *inner).poll_write(cx, bytes))
-            )?;
+            ready!(this.policy.poll_refusal(cx, &mut Raw(&mut this.inner)))?;
             let eof = match Pin::new(&mut this.inner).poll_read(cx, buf) {
                 Poll::Ready(Ok(0)) => true,
                 Poll::Ready(Ok(n)) => match this.policy.inspect(&buf[..n]) {
@@ -496,7 +573,24 @@ impl<T: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin> futures_io::Asyn
     }
 }
 
-impl<T: futures_io::AsyncWrite + Unpin> futures_io::AsyncWrite for CheckedIo<T> {
+/// A `futures-io` stream as [`RawIo`].
+struct Raw<'a, T>(&'a mut T);
+
+impl<T: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin> RawIo for Raw<'_, T> {
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_write(cx, buf)
+    }
+
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_close(cx)
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_read(cx, buf)
+    }
+}
+
+impl<T: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin> futures_io::AsyncWrite for CheckedIo<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let result = Pin::new(&mut this.inner).poll_write(cx, buf);
@@ -521,7 +615,7 @@ impl<T: futures_io::AsyncWrite + Unpin> futures_io::AsyncWrite for CheckedIo<T> 
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        let result = Pin::new(&mut this.inner).poll_close(cx);
+        let result = this.policy.poll_close(cx, &mut Raw(&mut this.inner));
         this.policy.after_write(result, true, cx)
     }
 }

@@ -4,7 +4,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use rwsgi_core::conn::ConnIo;
+use rwsgi_core::conn::{ConnIo, RawIo};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A tokio stream whose bytes are checked and whose timeouts are enforced
@@ -37,11 +37,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for CheckedStream<S> {
                 this.policy.consumed(n);
                 return Poll::Ready(Ok(()));
             }
-            let inner = &mut this.inner;
-            ready!(
-                this.policy
-                    .poll_refusal(cx, |cx, bytes| Pin::new(&mut *inner).poll_write(cx, bytes))
-            )?;
+            ready!(this.policy.poll_refusal(cx, &mut Raw(&mut this.inner)))?;
             let eof = match Pin::new(&mut this.inner).poll_read(cx, buf) {
                 Poll::Ready(Ok(())) if buf.filled().len() == before => true,
                 Poll::Ready(Ok(())) => {
@@ -62,7 +58,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for CheckedStream<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for CheckedStream<S> {
+/// A tokio stream as [`RawIo`].
+struct Raw<'a, S>(&'a mut S);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> RawIo for Raw<'_, S> {
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_write(cx, buf)
+    }
+
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_shutdown(cx)
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        ready!(Pin::new(&mut *self.0).poll_read(cx, &mut buf))?;
+        Poll::Ready(Ok(buf.filled().len()))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for CheckedStream<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let result = Pin::new(&mut this.inner).poll_write(cx, buf);
@@ -91,7 +106,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CheckedStream<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        let result = Pin::new(&mut this.inner).poll_shutdown(cx);
+        let result = this.policy.poll_close(cx, &mut Raw(&mut this.inner));
         this.policy.after_write(result, true, cx)
     }
 }
