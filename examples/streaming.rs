@@ -17,7 +17,10 @@ fn events(environ: &mut Environ, start_response: &StartResponse) -> rwsgi::Resul
     let timer = environ.timer();
     start_response.start(
         "200 OK",
-        [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")],
+        [
+            ("Content-Type", "text/event-stream"),
+            ("Cache-Control", "no-cache"),
+        ],
     )?;
     let ticks = futures_lite::stream::unfold(0u64, move |n| {
         let timer = timer.clone();

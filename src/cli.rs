@@ -29,6 +29,12 @@ pub fn compiled_backends() -> Vec<&'static str> {
     if cfg!(feature = "tokio-backend") {
         names.push("tokio");
     }
+    if cfg!(feature = "smol-backend") {
+        names.push("smol");
+    }
+    if cfg!(feature = "async-std-backend") {
+        names.push("async-std");
+    }
     names
 }
 
@@ -244,7 +250,14 @@ pub fn serve(args: &ServeArgs, registry: &Registry) -> Result<(), CliError> {
     let app = application(args, registry)?;
     let graceful = seconds("graceful-timeout", args.graceful_timeout)?;
     let compiled = compiled_backends();
-    let backend = args.backend.as_deref().unwrap_or(compiled[0]);
+    // Without --backend: the first compiled backend that drives the engine
+    // asked for (so `--engine async-h1` alone picks smol or async-std).
+    let backend = args.backend.as_deref().unwrap_or_else(|| {
+        combinations()
+            .into_iter()
+            .find(|(_, engine)| args.engine.is_none_or(|e| e == *engine))
+            .map_or(compiled[0], |(backend, _)| backend)
+    });
     let launch = Launch {
         label: &args.app,
         graceful,
@@ -252,6 +265,10 @@ pub fn serve(args: &ServeArgs, registry: &Registry) -> Result<(), CliError> {
     match backend {
         #[cfg(feature = "tokio-backend")]
         "tokio" => launch.run::<rwsgi_tokio::TokioServer>(config, app),
+        #[cfg(feature = "smol-backend")]
+        "smol" => launch.run::<rwsgi_smol::SmolServer>(config, app),
+        #[cfg(feature = "async-std-backend")]
+        "async-std" => launch.run::<rwsgi_async_std::AsyncStdServer>(config, app),
         known if BACKENDS.contains(&known) => Err(CliError::usage(format!(
             "the {known} backend is not compiled into this binary; rebuild with `--features {known}-backend` (compiled in: {})",
             compiled.join(", ")
@@ -328,4 +345,21 @@ pub fn stop_on_signals(
             }
         })?;
     Ok(control)
+}
+
+/// Every backend × engine pair compiled into this binary, as `--backend`
+/// and `--engine` name them, in `DefaultServer` order.
+pub fn combinations() -> Vec<(&'static str, Engine)> {
+    let mut pairs = Vec::new();
+    #[cfg(feature = "tokio-backend")]
+    pairs.extend(rwsgi_tokio::TokioServer::ENGINES.iter().map(|e| ("tokio", *e)));
+    #[cfg(feature = "smol-backend")]
+    pairs.extend(rwsgi_smol::SmolServer::ENGINES.iter().map(|e| ("smol", *e)));
+    #[cfg(feature = "async-std-backend")]
+    pairs.extend(
+        rwsgi_async_std::AsyncStdServer::ENGINES
+            .iter()
+            .map(|e| ("async-std", *e)),
+    );
+    pairs
 }

@@ -22,29 +22,49 @@
 //!
 //! ## Backends
 //!
-//! | feature | backend | engines |
+//! | feature | backend | engines (the first is the default) |
 //! |---|---|---|
-//! | `tokio-backend` (default) | [`TokioServer`] | hyper |
+//! | `tokio-backend` (default) | `TokioServer` | hyper |
+//! | `smol-backend` | `SmolServer` | hyper, async-h1 |
+//! | `async-std-backend` | `AsyncStdServer` | async-h1 (async-std and async-h1 are discontinued upstream; prefer smol) |
 //!
-//! [`DefaultServer`] is the backend of the first enabled feature in that
-//! table's order.
+//! Any subset of the features can be enabled together. [`DefaultServer`]
+//! is the backend of the first enabled feature in that table's order —
+//! tokio, then smol, then async-std — and the `rwsgi` binary takes
+//! `--backend` and `--engine` among those compiled in. Swapping backends is
+//! changing the feature: `--no-default-features --features smol-backend`.
 
 pub use rwsgi_core::*;
 
+#[cfg(feature = "async-std-backend")]
+pub use rwsgi_async_std::AsyncStdServer;
+#[cfg(feature = "smol-backend")]
+pub use rwsgi_smol::SmolServer;
 #[cfg(feature = "tokio-backend")]
 pub use rwsgi_tokio::TokioServer;
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod cli;
 pub mod demo;
 
 cfg_if::cfg_if! {
     if #[cfg(feature = "tokio-backend")] {
-        /// The backend chosen by the enabled cargo features.
+        /// The backend chosen by the enabled cargo features: tokio, else
+        /// smol, else async-std.
         pub type DefaultServer = rwsgi_tokio::TokioServer;
+    } else if #[cfg(feature = "smol-backend")] {
+        /// The backend chosen by the enabled cargo features: tokio, else
+        /// smol, else async-std.
+        pub type DefaultServer = rwsgi_smol::SmolServer;
+    } else if #[cfg(feature = "async-std-backend")] {
+        /// The backend chosen by the enabled cargo features: tokio, else
+        /// smol, else async-std.
+        pub type DefaultServer = rwsgi_async_std::AsyncStdServer;
     } else {
         compile_error!(
             "rwsgi needs a backend: enable one of the cargo features \
-             `tokio-backend`"
+             `tokio-backend`, `smol-backend` or `async-std-backend`"
         );
     }
 }

@@ -415,6 +415,19 @@ macro_rules! corpus {
     )*};
 }
 
+#[cfg(feature = "tokio-backend")]
 corpus! {
     tokio_hyper: rwsgi::TokioServer, rwsgi::Engine::Hyper;
+    tokio_h1: rwsgi::TokioServer, rwsgi::Engine::H1;
+}
+
+#[cfg(feature = "smol-backend")]
+corpus! {
+    smol_hyper: rwsgi::SmolServer, rwsgi::Engine::Hyper;
+    smol_async_h1: rwsgi::SmolServer, rwsgi::Engine::AsyncH1;
+}
+
+#[cfg(feature = "async-std-backend")]
+corpus! {
+    async_std_async_h1: rwsgi::AsyncStdServer, rwsgi::Engine::AsyncH1;
 }

@@ -581,6 +581,19 @@ macro_rules! suite {
     )*};
 }
 
+#[cfg(feature = "tokio-backend")]
 suite! {
     tokio_hyper: rwsgi::TokioServer, rwsgi::Engine::Hyper;
+    tokio_h1: rwsgi::TokioServer, rwsgi::Engine::H1;
+}
+
+#[cfg(feature = "smol-backend")]
+suite! {
+    smol_hyper: rwsgi::SmolServer, rwsgi::Engine::Hyper;
+    smol_async_h1: rwsgi::SmolServer, rwsgi::Engine::AsyncH1;
+}
+
+#[cfg(feature = "async-std-backend")]
+suite! {
+    async_std_async_h1: rwsgi::AsyncStdServer, rwsgi::Engine::AsyncH1;
 }

@@ -65,9 +65,6 @@ pub struct ConnWatch {
     since: AtomicU64,
     base: Instant,
     responses: AtomicU64,
-    /// A read that waits with no deadline (while busy): woken when the
-    /// connection turns idle, to start the keep-alive clock.
-    waiting_read: std::sync::Mutex<Option<Waker>>,
     keep_alive: Duration,
     header_read: Option<Duration>,
 }
@@ -80,7 +77,6 @@ impl ConnWatch {
             since: AtomicU64::new(0),
             base: Instant::now(),
             responses: AtomicU64::new(0),
-            waiting_read: std::sync::Mutex::new(None),
             keep_alive: config.keep_alive,
             header_read: config.header_read_timeout,
         })
@@ -96,13 +92,10 @@ impl ConnWatch {
     pub fn response_finished(&self) {
         self.responses.fetch_add(1, Ordering::AcqRel);
         self.set(IDLE);
-        let waiting = self.waiting_read.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(waker) = waiting {
-            waker.wake();
-        }
     }
 
-    fn bytes_received(&self) {
+    /// Bytes of a request arrived.
+    pub fn bytes_received(&self) {
         if self.phase.load(Ordering::Acquire) == IDLE {
             self.set(HEAD);
         } else {
@@ -121,6 +114,20 @@ impl ConnWatch {
             IDLE => Some((since + self.keep_alive, Expiry::Close)),
             HEAD => Some((since + self.header_read?, Expiry::RequestTimeout)),
             _ => None,
+        }
+    }
+
+    /// How long the read alarm may sleep while a request is being served:
+    /// every later deadline starts after it is set, so firing that soon is
+    /// never too late.
+    fn shortest_timeout(&self) -> Duration {
+        let shortest = self
+            .header_read
+            .map_or(self.keep_alive, |h| h.min(self.keep_alive));
+        if shortest.is_zero() {
+            Duration::from_secs(1)
+        } else {
+            shortest
         }
     }
 
@@ -176,11 +183,111 @@ impl Deadline {
     pub fn clear(&mut self) {
         self.at = None;
     }
+
+    /// Whether it is armed.
+    pub fn is_armed(&self) -> bool {
+        self.at.is_some()
+    }
 }
 
 impl std::fmt::Debug for Deadline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Deadline").field("at", &self.at).finish()
+    }
+}
+
+/// The read-side alarm of a connection: armed once and only ever early.
+/// When it goes off, the [`ConnWatch`]'s phase says whether a deadline has
+/// really passed; if not, it is moved on. So serving requests touches no
+/// timer: every deadline starts after the alarm was set, and the alarm is at
+/// most the shortest timeout away.
+#[derive(Debug, Default)]
+pub struct ReadAlarm(Deadline);
+
+impl ReadAlarm {
+    /// Ready with what to do once a pending read has waited past its
+    /// deadline; pending (with the waker registered) until then.
+    pub fn poll_expired(
+        &mut self,
+        watch: &ConnWatch,
+        timer: &dyn Timer,
+        cx: &mut Context<'_>,
+    ) -> Poll<Expiry> {
+        loop {
+            if !self.0.is_armed() {
+                let _ = self.0.poll(timer, alarm(watch), cx);
+            }
+            let at = self.0.at.expect("armed just above");
+            ready!(self.0.poll(timer, at, cx));
+            match watch.read_deadline() {
+                Some((deadline, expiry)) if deadline <= Instant::now() => {
+                    self.0.clear();
+                    return Poll::Ready(expiry);
+                }
+                _ => {
+                    let _ = self.0.poll(timer, alarm(watch), cx);
+                }
+            }
+        }
+    }
+}
+
+/// When the read alarm should go off next: the phase's deadline, or while
+/// busy the shortest timeout from now.
+fn alarm(watch: &ConnWatch) -> Instant {
+    match watch.read_deadline() {
+        Some((at, _)) => at,
+        None => Instant::now() + watch.shortest_timeout(),
+    }
+}
+
+/// Closing a connection: shut down the sending side and, when the client
+/// may still be sending, read and drop what it sends until it closes too —
+/// for at most 2 s and 256 KiB. Closing with unread input makes the kernel
+/// send a reset, which can destroy the last response before the client has
+/// read it (nginx's "lingering close").
+#[derive(Debug, Default)]
+pub struct Closer {
+    state: Option<Close>,
+    wait: Deadline,
+}
+
+impl Closer {
+    /// Drives the close; `linger` says whether unread input is possible.
+    pub fn poll_close(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut dyn RawIo,
+        timer: &dyn Timer,
+        linger: bool,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            match self.state.get_or_insert(Close::ShuttingDown) {
+                Close::ShuttingDown => {
+                    let result = ready!(io.poll_shutdown(cx));
+                    self.state = Some(if result.is_ok() && linger {
+                        Close::Lingering { discarded: 0 }
+                    } else {
+                        Close::Done
+                    });
+                    result?;
+                }
+                Close::Lingering { discarded } => {
+                    let mut sink = [0u8; 4096];
+                    match io.poll_read(cx, &mut sink) {
+                        Poll::Ready(Ok(n)) if n > 0 && *discarded + n < LINGER_BYTES => *discarded += n,
+                        Poll::Ready(_) => self.state = Some(Close::Done),
+                        Poll::Pending => {
+                            if self.wait.poll_after(timer, LINGER_TIME, cx).is_pending() {
+                                return Poll::Pending;
+                            }
+                            self.state = Some(Close::Done);
+                        }
+                    }
+                }
+                Close::Done => return Poll::Ready(Ok(())),
+            }
+        }
     }
 }
 
@@ -255,7 +362,7 @@ pub struct ConnIo {
     watch: Arc<ConnWatch>,
     timer: Arc<dyn Timer>,
     scanner: RequestScanner,
-    read: Deadline,
+    read: ReadAlarm,
     write: Deadline,
     write_timeout: Option<Duration>,
     /// Heads accepted by the scanner.
@@ -268,7 +375,7 @@ pub struct ConnIo {
     flushed: bool,
     refusal: Option<Refusal>,
     read_waker: Option<Waker>,
-    close: Option<Close>,
+    closer: Closer,
 }
 
 impl ConnIo {
@@ -279,7 +386,7 @@ impl ConnIo {
             scanner: RequestScanner::new(Limits::from(config)),
             watch,
             timer,
-            read: Deadline::default(),
+            read: ReadAlarm::default(),
             write: Deadline::default(),
             heads: 0,
             held: Vec::new(),
@@ -287,7 +394,7 @@ impl ConnIo {
             flushed: true,
             refusal: None,
             read_waker: None,
-            close: None,
+            closer: Closer::default(),
         }
     }
 
@@ -314,7 +421,6 @@ impl ConnIo {
     /// stream for it.
     pub fn inspect(&mut self, data: &[u8]) -> usize {
         if !data.is_empty() {
-            self.read.clear();
             self.watch.bytes_received();
         }
         if self.held.is_empty() {
@@ -427,35 +533,8 @@ impl ConnIo {
     /// most 2 s and 256 KiB. The wrappers' shutdown goes through here. An
     /// idle connection closes at once.
     pub fn poll_close(&mut self, cx: &mut Context<'_>, io: &mut dyn RawIo) -> Poll<io::Result<()>> {
-        loop {
-            match self.close.get_or_insert(Close::ShuttingDown) {
-                Close::ShuttingDown => {
-                    let result = ready!(io.poll_shutdown(cx));
-                    self.read.clear();
-                    let unread = self.refusal.is_some() || !self.scanner.at_message_start();
-                    self.close = Some(if result.is_ok() && unread {
-                        Close::Lingering { discarded: 0 }
-                    } else {
-                        Close::Done
-                    });
-                    result?;
-                }
-                Close::Lingering { discarded } => {
-                    let mut sink = [0u8; 4096];
-                    match io.poll_read(cx, &mut sink) {
-                        Poll::Ready(Ok(n)) if n > 0 && *discarded + n < LINGER_BYTES => *discarded += n,
-                        Poll::Ready(_) => self.close = Some(Close::Done),
-                        Poll::Pending => {
-                            if self.read.poll_after(&*self.timer, LINGER_TIME, cx).is_pending() {
-                                return Poll::Pending;
-                            }
-                            self.close = Some(Close::Done);
-                        }
-                    }
-                }
-                Close::Done => return Poll::Ready(Ok(())),
-            }
-        }
+        let linger = self.refusal.is_some() || !self.scanner.at_message_start();
+        self.closer.poll_close(cx, io, &*self.timer, linger)
     }
 
     /// After a read that brought nothing (`eof`: the socket ended; else it
@@ -469,13 +548,7 @@ impl ConnIo {
             self.held.truncate(self.ready);
             return Poll::Ready(true);
         }
-        let Some((at, expiry)) = self.watch.read_deadline() else {
-            self.read.clear();
-            *self.watch.waiting_read.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
-            return Poll::Pending;
-        };
-        ready!(self.read.poll(&*self.timer, at, cx));
-        match expiry {
+        match ready!(self.read.poll_expired(&self.watch, &*self.timer, cx)) {
             Expiry::Close => Poll::Ready(true),
             Expiry::RequestTimeout => {
                 self.held.truncate(self.ready);

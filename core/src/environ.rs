@@ -33,6 +33,7 @@ impl<T: Any + Send + fmt::Display> EnvValue for T {}
 /// | `RAW_URI` (gunicorn's) | [`raw_uri`](Environ::raw_uri) |
 /// | `SERVER_NAME`, `SERVER_PORT`, `SERVER_PROTOCOL` | [`server_name`](Environ::server_name), [`server_port`](Environ::server_port), [`server_protocol`](Environ::server_protocol) |
 /// | `REMOTE_ADDR`, `REMOTE_PORT` | [`remote_addr`](Environ::remote_addr), [`remote_port`](Environ::remote_port) |
+/// | `SERVER_SOFTWARE` | [`server_software`](Environ::server_software) |
 /// | `CONTENT_TYPE`, `CONTENT_LENGTH`, `HTTP_*` | [`headers`](Environ::headers) |
 /// | `wsgi.url_scheme` | [`url_scheme`](Environ::url_scheme) |
 /// | `wsgi.input`, `wsgi.errors` | [`input`](Environ::input), [`errors`](Environ::errors) |
@@ -78,6 +79,8 @@ pub struct Environ {
     pub remote_addr: Option<String>,
     /// `REMOTE_PORT`.
     pub remote_port: Option<String>,
+    /// `SERVER_SOFTWARE`: the server's name and version.
+    pub server_software: Option<Cow<'static, str>>,
     /// `wsgi.url_scheme`: `http` or `https`.
     pub url_scheme: Cow<'static, str>,
     /// The request headers: `CONTENT_TYPE`, `CONTENT_LENGTH` and `HTTP_*`.
@@ -164,6 +167,7 @@ impl Environ {
             server_protocol: Cow::Borrowed("HTTP/1.1"),
             remote_addr: None,
             remote_port: None,
+            server_software: None,
             url_scheme: Cow::Borrowed("http"),
             headers: HeaderMap::new(),
             input: Input::empty(),
@@ -227,6 +231,9 @@ impl Environ {
         if let Some(port) = &self.remote_port {
             push("REMOTE_PORT", port);
         }
+        if let Some(software) = &self.server_software {
+            push("SERVER_SOFTWARE", software);
+        }
         push("wsgi.version", "(1, 0)");
         push("wsgi.url_scheme", &self.url_scheme);
         push("wsgi.multithread", python_bool(self.multithread));
@@ -270,6 +277,7 @@ impl Environ {
             "SERVER_PROTOCOL" => Some(Cow::Borrowed(&self.server_protocol)),
             "REMOTE_ADDR" => self.remote_addr.as_deref().map(Cow::Borrowed),
             "REMOTE_PORT" => self.remote_port.as_deref().map(Cow::Borrowed),
+            "SERVER_SOFTWARE" => self.server_software.as_deref().map(Cow::Borrowed),
             "CONTENT_TYPE" => self.header(key, Some(&CONTENT_TYPE)),
             "CONTENT_LENGTH" => self.header(key, Some(&CONTENT_LENGTH)),
             "wsgi.version" => Some(Cow::Borrowed("(1, 0)")),
@@ -325,6 +333,7 @@ impl Environ {
             "SERVER_PROTOCOL" => self.server_protocol = Cow::Owned(value),
             "REMOTE_ADDR" => self.remote_addr = Some(value),
             "REMOTE_PORT" => self.remote_port = Some(value),
+            "SERVER_SOFTWARE" => self.server_software = Some(Cow::Owned(value)),
             "CONTENT_TYPE" => self.set_header(key, CONTENT_TYPE, &value)?,
             "CONTENT_LENGTH" => self.set_header(key, CONTENT_LENGTH, &value)?,
             "wsgi.url_scheme" => self.url_scheme = Cow::Owned(value),
@@ -366,6 +375,7 @@ impl Environ {
             "RAW_URI" => self.raw_uri.clear(),
             "REMOTE_ADDR" => self.remote_addr = None,
             "REMOTE_PORT" => self.remote_port = None,
+            "SERVER_SOFTWARE" => self.server_software = None,
             "CONTENT_TYPE" | "CONTENT_LENGTH" => self.remove_headers(key),
             "REQUEST_METHOD" | "SERVER_NAME" | "SERVER_PORT" | "SERVER_PROTOCOL" => {
                 return Err(EnvironError::Required { key: key.to_owned() });

@@ -65,11 +65,12 @@ impl ThreadPool {
         let shared = &self.0.0;
         let mut state = shared.lock();
         state.queue.push_back(Box::new(job));
-        if state.idle == 0 && state.threads < shared.max {
+        // A notified thread counts as idle until it wakes; more queued jobs
+        // than idle threads means someone must start.
+        if state.queue.len() > state.idle && state.threads < shared.max {
             self.start_thread(&mut state);
-        } else {
-            shared.work.notify_one();
         }
+        shared.work.notify_one();
     }
 
     fn start_thread(&self, state: &mut State) {

@@ -65,6 +65,12 @@ impl StartResponse {
         StartResponse(Arc::new(respond))
     }
 
+    /// A `start_response` over an already shared `respond` (no second
+    /// allocation).
+    pub fn from_arc(respond: Arc<dyn Respond>) -> Self {
+        StartResponse(respond)
+    }
+
     /// `start_response(status, headers)`.
     ///
     /// # Errors

@@ -69,7 +69,12 @@ pub fn call_with(app: impl Application, mut environ: Environ, mut config: Config
     futures_lite::future::block_on(async {
         let peer = Addr::Tcp(([127, 0, 0, 1], 0).into());
         let response = gateway
-            .respond(environ, facts, peer, (SystemTime::now(), Instant::now()))
+            .respond(
+                Box::new(environ),
+                facts,
+                peer,
+                Some((SystemTime::now(), Instant::now())),
+            )
             .await;
         let mut body = response.body;
         let mut bytes = BytesMut::new();

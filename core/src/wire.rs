@@ -41,13 +41,25 @@ impl From<&Config> for Limits {
     }
 }
 
-/// What the scanner saw end.
+/// What the scanner found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     /// A head ended (at the returned offset, just past its empty line). A
     /// request without a body is complete here.
     HeadEnd,
-    /// A request's body ended; the next byte starts a new head.
+    /// Body data: `len` bytes starting `at` bytes into the slice scanned,
+    /// framing (chunk sizes, CRLFs) excluded. `last`: a `Content-Length`
+    /// body ends with it.
+    Data {
+        /// Where the data starts in the slice given to `scan`.
+        at: usize,
+        /// How many bytes of data.
+        len: usize,
+        /// Whether the body ends here.
+        last: bool,
+    },
+    /// A chunked body ended (after its trailers); the next byte starts a new
+    /// head.
     BodyEnd,
 }
 
@@ -107,13 +119,16 @@ const FORBIDDEN_TRAILERS: [&[u8]; 5] = [
     b"te",
 ];
 
-/// Which of the framing fields a header name is, decided byte by byte.
+/// The start of a header name, lower-cased: enough to tell whether it is one
+/// of the fields the scanner must read ([`TRACKED`]).
 #[derive(Clone, Copy, Debug, Default)]
 struct NameMatch {
     len: usize,
-    /// Bit i set: the name so far is a prefix of `TRACKED[i]`.
-    candidates: u16,
+    lower: [u8; LONGEST_TRACKED],
 }
+
+/// The longest name in [`TRACKED`] (`transfer-encoding`).
+const LONGEST_TRACKED: usize = 17;
 
 const TRACKED: [&[u8]; 11] = [
     b"content-length",
@@ -128,38 +143,29 @@ const TRACKED: [&[u8]; 11] = [
     b"te",
     b"connection",
 ];
-const CONTENT_LENGTH: usize = 0;
-const TRANSFER_ENCODING: usize = 1;
-const CONNECTION: usize = 10;
 
 impl NameMatch {
     fn start() -> Self {
-        NameMatch {
-            len: 0,
-            candidates: (1 << TRACKED.len()) - 1,
-        }
+        NameMatch::default()
     }
 
     fn push(&mut self, b: u8) {
-        let b = b.to_ascii_lowercase();
-        let mut candidates = self.candidates;
-        let mut bits = candidates;
-        while bits != 0 {
-            let i = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            if TRACKED[i].get(self.len) != Some(&b) {
-                candidates &= !(1 << i);
-            }
+        if self.len < LONGEST_TRACKED {
+            self.lower[self.len] = b.to_ascii_lowercase();
         }
-        self.candidates = candidates;
         self.len += 1;
     }
 
-    /// The tracked name this is, if it is complete.
+    /// The tracked name this is.
     fn exact(&self) -> Option<usize> {
-        (0..TRACKED.len()).find(|&i| self.candidates & (1 << i) != 0 && TRACKED[i].len() == self.len)
+        let name = self.lower.get(..self.len)?;
+        TRACKED.iter().position(|t| *t == name)
     }
 }
+
+const CONTENT_LENGTH: usize = 0;
+const TRANSFER_ENCODING: usize = 1;
+const CONNECTION: usize = 10;
 
 /// The scanner. Feed it the request stream with [`scan`](Self::scan).
 #[derive(Debug)]
@@ -177,6 +183,8 @@ pub struct RequestScanner {
     version_overflow: bool,
     http10: bool,
     name: NameMatch,
+    /// Which tracked field the current one is, decided at its ':'.
+    field: Option<usize>,
     /// Content-Length fields seen, and the value of the last one.
     lengths: u8,
     length: Option<u64>,
@@ -239,6 +247,7 @@ impl RequestScanner {
             version_overflow: false,
             http10: false,
             name: NameMatch::start(),
+            field: None,
             lengths: 0,
             length: None,
             length_value: Ok(None),
@@ -289,25 +298,37 @@ impl RequestScanner {
     }
 
     /// Scans `bytes`, the next part of the stream. Returns how many bytes
-    /// were consumed and what ended at that point, if anything: scanning
-    /// stops just after a head or a message ends, so the caller can act
-    /// there. `Err` gives the offset of the offending byte (the bytes before
-    /// it are fine) and what is wrong.
+    /// were consumed and what was found at that point, if anything:
+    /// scanning stops after a head ends, after each run of body data, and
+    /// after a chunked body ends, so the caller can act there. `Err` gives
+    /// the offset of the offending byte (the bytes before it are fine) and
+    /// what is wrong.
     pub fn scan(&mut self, bytes: &[u8]) -> Result<(usize, Option<Event>), (usize, RequestError)> {
         let mut i = 0;
         while i < bytes.len() && self.part != Part::Closed {
-            // Body bytes of a known length are skipped in one step.
+            // Body bytes of a known length are passed over in one step.
             if self.part == Part::Body || self.part == Part::ChunkData {
-                let take = (bytes.len() - i).min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
-                i += take;
-                self.remaining -= take as u64;
+                let len = (bytes.len() - i).min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+                let at = i;
+                i += len;
+                self.remaining -= len as u64;
+                let mut last = false;
                 if self.remaining == 0 {
                     if self.part == Part::Body {
                         self.end_message();
-                        return Ok((i, Some(Event::BodyEnd)));
+                        last = true;
+                    } else {
+                        self.part = Part::ChunkDataCr;
                     }
-                    self.part = Part::ChunkDataCr;
                 }
+                return Ok((i, Some(Event::Data { at, len, last })));
+            }
+            // Runs of plain bytes in a target or an untracked field value are
+            // counted in one step; only their limits matter.
+            let run = self.plain_run(&bytes[i..]);
+            if run > 0 {
+                self.grow_run(run).map_err(|(at, err)| (i + at, err))?;
+                i += run;
                 continue;
             }
             let b = bytes[i];
@@ -535,6 +556,60 @@ impl RequestScanner {
         Ok(None)
     }
 
+    /// How many bytes at the start of `bytes` need no more than counting:
+    /// ASCII target bytes, or value bytes of a field the scanner does not
+    /// read.
+    fn plain_run(&self, bytes: &[u8]) -> usize {
+        let plain: fn(u8) -> bool = match self.part {
+            Part::Target if self.utf8.0 == 0 => {
+                |b| b > b' ' && b < 0x7f && !matches!(b, b'"' | b'<' | b'>' | b'`')
+            }
+            Part::Value
+                if self.in_trailers()
+                    || !matches!(self.field, Some(CONTENT_LENGTH | TRANSFER_ENCODING | CONNECTION)) =>
+            {
+                |b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
+            }
+            _ => return 0,
+        };
+        bytes.iter().position(|&b| !plain(b)).unwrap_or(bytes.len())
+    }
+
+    /// Counts a run of plain bytes against the line, field and head limits;
+    /// on `Err`, the offset in the run of the first byte over a limit.
+    fn grow_run(&mut self, run: usize) -> Result<(), (usize, RequestError)> {
+        // The room each limit leaves, in bytes (0 limits never bind).
+        let room = |limit: usize, used: usize| {
+            if limit == 0 {
+                usize::MAX
+            } else {
+                limit.saturating_sub(used)
+            }
+        };
+        let (line_room, line_err) = match self.part {
+            Part::Target => (
+                room(self.limits.line, self.line),
+                RequestError::RequestLineTooLong,
+            ),
+            _ => (
+                room(self.limits.field_size, self.line + 2),
+                RequestError::HeaderFieldTooLarge,
+            ),
+        };
+        let head_room = room(self.limits.head, self.head);
+        if run > line_room.min(head_room) {
+            let err = if head_room < line_room {
+                RequestError::HeadTooLarge
+            } else {
+                line_err
+            };
+            return Err((line_room.min(head_room), err));
+        }
+        self.head += run;
+        self.line += run;
+        Ok(())
+    }
+
     /// Non-ASCII bytes in a target must be UTF-8 (RFC 3629's table, so no
     /// overlong forms or surrogates), as hyper requires.
     fn target_utf8(&mut self, b: u8) -> Result<(), RequestError> {
@@ -618,6 +693,7 @@ impl RequestScanner {
             });
         }
         let tracked = self.name.exact();
+        self.field = tracked;
         if self.in_trailers() {
             if tracked.is_some_and(|i| FORBIDDEN_TRAILERS.contains(&TRACKED[i])) {
                 return Err(RequestError::BadChunkedBody("a forbidden trailer field"));
@@ -642,7 +718,7 @@ impl RequestScanner {
         if self.in_trailers() {
             return Ok(());
         }
-        match self.name.exact() {
+        match self.field {
             Some(CONTENT_LENGTH) => {
                 self.length_value = match (self.length_value, b) {
                     (Ok(v), b' ' | b'\t') => {
@@ -681,10 +757,10 @@ impl RequestScanner {
     }
 
     fn end_field(&mut self) -> Result<(), RequestError> {
-        if !self.in_trailers() && self.name.exact() == Some(CONNECTION) {
+        if !self.in_trailers() && self.field == Some(CONNECTION) {
             self.end_token();
         }
-        if !self.in_trailers() && self.name.exact() == Some(CONTENT_LENGTH) {
+        if !self.in_trailers() && self.field == Some(CONTENT_LENGTH) {
             match self.length_value {
                 Ok(Some(n)) => self.length = Some(n),
                 _ => return Err(RequestError::BadFraming("Content-Length is not a number")),
@@ -795,10 +871,49 @@ mod tests {
         let mut rest = input;
         while !rest.is_empty() {
             let (used, event) = scanner.scan(rest).map_err(|(_, e)| e)?;
-            events.extend(event);
+            match event {
+                Some(Event::Data { last: true, .. }) => events.push(Event::BodyEnd),
+                Some(Event::Data { .. }) | None => {}
+                Some(other) => events.push(other),
+            }
             rest = &rest[used..];
         }
         Ok(events)
+    }
+
+    /// The body data of the whole input, framing removed.
+    fn body_of(input: &[u8], pieces: usize) -> Vec<u8> {
+        let mut scanner = RequestScanner::new(limits());
+        let mut body = Vec::new();
+        for piece in input.chunks(pieces) {
+            let mut rest = piece;
+            while !rest.is_empty() {
+                let (used, event) = scanner.scan(rest).unwrap();
+                if let Some(Event::Data { at, len, .. }) = event {
+                    body.extend_from_slice(&rest[at..at + len]);
+                }
+                rest = &rest[used..];
+            }
+        }
+        body
+    }
+
+    #[test]
+    fn data_spans_are_the_body_without_framing() {
+        let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nT: v\r\n\r\n";
+        let sized = b"POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world";
+        for pieces in [1, 2, 3, 7, 1000] {
+            assert_eq!(
+                body_of(chunked, pieces),
+                b"hello world",
+                "chunked in pieces of {pieces}"
+            );
+            assert_eq!(
+                body_of(sized, pieces),
+                b"hello world",
+                "sized in pieces of {pieces}"
+            );
+        }
     }
 
     #[test]
@@ -855,7 +970,11 @@ mod tests {
         for b in input {
             let (used, event) = scanner.scan(std::slice::from_ref(b)).unwrap();
             assert_eq!(used, 1);
-            events.extend(event);
+            match event {
+                Some(Event::Data { last: true, .. }) => events.push(Event::BodyEnd),
+                Some(Event::Data { .. }) | None => {}
+                Some(other) => events.push(other),
+            }
         }
         assert_eq!(events, run(input).unwrap());
     }

@@ -48,16 +48,24 @@ where
         // hyper's own limits sit above rwsgi's, so that the gateway's checks
         // (and statuses) decide.
         .max_buf_size(config.max_head_len().saturating_add(1024).max(8192))
-        .max_headers(if config.limit_request_fields == 0 {
-            4096
-        } else {
-            config.limit_request_fields + 1
-        })
         .header_read_timeout(None)
         // A client that shuts down its sending side still gets its answer.
         .half_close(true)
-        .pipeline_flush(true)
+        // No `pipeline_flush`: with it, hyper leaves a response unflushed
+        // while pipelined bytes wait in its read buffer, and when that
+        // response closes the connection (a refusal by the gateway,
+        // `keep_alive` 0, a shutdown) it shuts down without ever writing it.
         .auto_date_header(false);
+    // The scanner below refuses heads over the field limit, so hyper's own
+    // count never decides. Up to 100 fields hyper parses into an inline
+    // array; naming any count makes it build one per request instead.
+    if config.limit_request_fields == 0 || config.limit_request_fields > 100 {
+        builder.max_headers(if config.limit_request_fields == 0 {
+            4096
+        } else {
+            config.limit_request_fields
+        });
+    }
     let handle = gateway.handle().clone();
     let service = service::WsgiService::new(gateway, info, Arc::clone(&watch));
     let mut conn = pin!(builder.serve_connection(io, service));

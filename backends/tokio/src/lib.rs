@@ -19,7 +19,7 @@
 //!
 //! `io_threads = 1` runs a current-thread runtime (one event loop, as
 //! tornado and gevent have); more runs tokio's multi-threaded scheduler with
-//! that many workers. Engines: `hyper` (the default).
+//! that many workers. Engines: `hyper` (the default) and `h1` (rwsgi-h1).
 
 mod io;
 mod listener;
@@ -47,7 +47,7 @@ pub struct TokioServer {
 
 impl Server for TokioServer {
     const NAME: &'static str = "tokio";
-    const ENGINES: &'static [Engine] = &[Engine::Hyper];
+    const ENGINES: &'static [Engine] = &[Engine::Hyper, Engine::H1];
 
     fn from_listeners(config: Config, listeners: Vec<Listener>) -> stdio::Result<Self> {
         config

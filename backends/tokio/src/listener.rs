@@ -103,12 +103,32 @@ struct Accepted {
 
 impl Accepted {
     async fn serve(self, gateway: Gateway, engine: Engine, slot: ConnectionGuard) {
-        match self.stream {
-            Stream::Tcp(s) => serve_stream(s, self.info, gateway, engine).await,
-            Stream::Unix(s) => serve_stream(s, self.info, gateway, engine).await,
+        match (self.stream, engine) {
+            // rwsgi-h1 reads and writes from separate halves, and checks the
+            // stream itself.
+            (Stream::Tcp(s), Engine::H1) => {
+                let (read, write) = s.into_split();
+                serve_h1(read, write, self.info, gateway).await;
+            }
+            (Stream::Unix(s), Engine::H1) => {
+                let (read, write) = s.into_split();
+                serve_h1(read, write, self.info, gateway).await;
+            }
+            (Stream::Tcp(s), _) => serve_stream(s, self.info, gateway, engine).await,
+            (Stream::Unix(s), _) => serve_stream(s, self.info, gateway, engine).await,
         }
         drop(slot);
     }
+}
+
+async fn serve_h1<R, W>(read: R, write: W, info: ConnInfo, gateway: Gateway)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
+    let watch = ConnWatch::new(gateway.config());
+    rwsgi_h1::serve_connection(read.compat(), write.compat_write(), info, gateway, watch).await;
 }
 
 async fn serve_stream<S>(stream: S, info: ConnInfo, gateway: Gateway, engine: Engine)

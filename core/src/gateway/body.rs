@@ -82,21 +82,25 @@ impl Source {
 
 /// What the access log needs once the response ends.
 pub(crate) struct LogEntry {
-    pub environ: Option<Environ>,
+    pub environ: Option<Box<Environ>>,
     peer: Addr,
-    started: (SystemTime, Instant),
-    status: StatusCode,
-    headers: HeaderMap,
+    /// When the request began, taken only when there is an access log.
+    started: Option<(SystemTime, Instant)>,
+    /// The status and headers sent, kept only when there is an access log.
+    sent: Option<Box<(StatusCode, HeaderMap)>>,
 }
 
 impl LogEntry {
-    pub(crate) fn new(environ: Option<Environ>, peer: Addr, started: (SystemTime, Instant)) -> Self {
+    pub(crate) fn new(
+        environ: Option<Box<Environ>>,
+        peer: Addr,
+        started: Option<(SystemTime, Instant)>,
+    ) -> Self {
         LogEntry {
             environ,
             peer,
             started,
-            status: StatusCode::OK,
-            headers: HeaderMap::new(),
+            sent: None,
         }
     }
 }
@@ -137,8 +141,7 @@ impl ResponseBody {
             _ => None,
         };
         if gateway.config().access_log.is_some() {
-            log.status = head.status;
-            log.headers = head.headers.clone();
+            log.sent = Some(Box::new((head.status, head.headers.clone())));
         }
         ResponseBody {
             first: None,
@@ -172,8 +175,10 @@ impl ResponseBody {
         }
     }
 
-    pub(crate) fn set_log(&mut self, mut log: LogEntry) {
-        log.status = StatusCode::INTERNAL_SERVER_ERROR;
+    pub(crate) fn set_log(&mut self, mut log: LogEntry, head: &ResponseHead) {
+        if self.gateway.config().access_log.is_some() {
+            log.sent = Some(Box::new((head.status, head.headers.clone())));
+        }
         self.log = Some(log);
     }
 
@@ -266,7 +271,7 @@ impl http_body::Body for ResponseBody {
                 Event::Failed(err) => return this.fail(err),
                 Event::Returned(environ) => {
                     if let Some(log) = this.log.as_mut() {
-                        log.environ = Some(*environ);
+                        log.environ = Some(environ);
                     }
                 }
                 // A head replaced after the commit cannot be sent; it was
@@ -297,15 +302,15 @@ impl Drop for ResponseBody {
         else {
             return;
         };
-        if let Some(environ) = &log.environ {
+        if let (Some(environ), Some(sent), Some(started)) = (&log.environ, &log.sent, log.started) {
             access_log.log(&AccessRecord {
                 environ,
                 peer: &log.peer,
-                status: log.status,
-                response_headers: &log.headers,
+                status: sent.0,
+                response_headers: &sent.1,
                 body_bytes: self.sent,
-                started: log.started.0,
-                duration: log.started.1.elapsed(),
+                started: started.0,
+                duration: started.1.elapsed(),
                 completed: self.completed,
             });
         }

@@ -2,13 +2,13 @@
 //! and the producer that turns the application's body into events.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::HeaderMap;
+use smallvec::SmallVec;
 
 use super::response::AppHead;
 use crate::error::panic_message;
@@ -32,9 +32,12 @@ pub(crate) enum Event {
 }
 
 /// Where events go: a queue the event loop drains, or a channel from a
-/// pool thread.
+/// pool thread. A response is typically head, one chunk, end: the queue
+/// holds that much without allocating.
+#[allow(clippy::large_enum_variant)] // inline on purpose: the common case, per request
 enum Sink {
-    Queue(VecDeque<Event>),
+    /// Events in order; those before the cursor have been taken.
+    Queue(SmallVec<[Option<Event>; 3]>, usize),
     Channel(async_channel::Sender<Event>),
 }
 
@@ -55,7 +58,7 @@ pub(crate) struct Exchange(Mutex<State>);
 
 impl Exchange {
     pub(crate) fn queued() -> Arc<Self> {
-        Exchange::with_sink(Sink::Queue(VecDeque::new()))
+        Exchange::with_sink(Sink::Queue(SmallVec::new(), 0))
     }
 
     pub(crate) fn channel(tx: async_channel::Sender<Event>) -> Arc<Self> {
@@ -79,12 +82,20 @@ impl Exchange {
     /// From now on, events are queued for the event loop (a stream body
     /// handed over by a pool thread).
     pub(crate) fn queue_from_now_on(&self) {
-        self.lock().sink = Sink::Queue(VecDeque::new());
+        self.lock().sink = Sink::Queue(SmallVec::new(), 0);
     }
 
     pub(crate) fn pop(&self) -> Option<Event> {
         match &mut self.lock().sink {
-            Sink::Queue(queue) => queue.pop_front(),
+            Sink::Queue(queue, next) => {
+                let event = queue.get_mut(*next)?.take();
+                *next += 1;
+                if *next == queue.len() {
+                    queue.clear();
+                    *next = 0;
+                }
+                event
+            }
             Sink::Channel(_) => None,
         }
     }
@@ -93,8 +104,8 @@ impl Exchange {
     fn emit(&self, event: Event) -> bool {
         let mut state = self.lock();
         match &mut state.sink {
-            Sink::Queue(queue) => {
-                queue.push_back(event);
+            Sink::Queue(queue, _) => {
+                queue.push(Some(event));
                 true
             }
             Sink::Channel(tx) => {
@@ -105,8 +116,8 @@ impl Exchange {
         }
     }
 
-    pub(crate) fn emit_returned(&self, environ: Environ) -> bool {
-        self.emit(Event::Returned(Box::new(environ)))
+    pub(crate) fn emit_returned(&self, environ: Box<Environ>) -> bool {
+        self.emit(Event::Returned(environ))
     }
 
     /// Commits the head if it has not gone yet: the first non-empty chunk,
@@ -125,7 +136,7 @@ impl Exchange {
     }
 }
 
-impl Respond for Arc<Exchange> {
+impl Respond for Exchange {
     fn start_response(
         &self,
         status: Cow<'static, str>,
@@ -166,7 +177,8 @@ fn app_head(status: Cow<'static, str>, headers: Vec<HeaderPair>) -> Result<AppHe
         Cow::Borrowed(s) => Cow::Borrowed(&s[4..]),
         Cow::Owned(mut s) => Cow::Owned(s.split_off(4)),
     };
-    let mut map = HeaderMap::with_capacity(headers.len());
+    // Room for what the server adds: Date, Server, Content-Length, Connection.
+    let mut map = HeaderMap::with_capacity(headers.len() + 4);
     for (name, value) in headers {
         let (name, value) = parse_header(&name, value)?;
         map.append(name, value);

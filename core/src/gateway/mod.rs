@@ -113,8 +113,11 @@ impl Gateway {
     /// Serves one request. `None` means the connection must be closed
     /// without a response (the error table says so).
     pub async fn serve(&self, conn: &ConnInfo, mut head: RequestHead, body: EngineBody) -> Option<Response> {
-        let started = (SystemTime::now(), Instant::now());
         let config = &self.0.config;
+        let started = config
+            .access_log
+            .as_ref()
+            .map(|_| (SystemTime::now(), Instant::now()));
         if let Err(err) = request::validate(&mut head, config) {
             return self.reject_unread(&err, body).await;
         }
@@ -140,10 +143,10 @@ impl Gateway {
     /// Runs the application on a ready environ and waits for its head.
     pub(crate) async fn respond(
         &self,
-        mut environ: Environ,
+        mut environ: Box<Environ>,
         facts: RequestFacts,
         peer: Addr,
-        started: (SystemTime, Instant),
+        started: Option<(SystemTime, Instant)>,
     ) -> Response {
         let config = &self.0.config;
         environ.set_timer(Arc::clone(&self.0.timer));
@@ -154,7 +157,7 @@ impl Gateway {
         let mut entry = LogEntry::new(environ, peer, started);
         let head = loop {
             match poll_fn(|cx| source.poll_event(cx)).await {
-                Event::Returned(environ) => entry.environ = Some(*environ),
+                Event::Returned(environ) => entry.environ = Some(environ),
                 Event::Head(app_head, len) => {
                     // A shutdown that began while the app ran closes this
                     // connection after the response.
@@ -183,7 +186,7 @@ impl Gateway {
                 self.log_app_error(&entry, &*err);
                 let mut response =
                     self.plain(StatusCode::INTERNAL_SERVER_ERROR, facts.keep_alive, facts.version);
-                response.body.set_log(entry);
+                response.body.set_log(entry, &response.head);
                 response
             }
         }
@@ -230,15 +233,15 @@ impl Gateway {
         }
     }
 
-    fn call_inline(&self, mut environ: Environ) -> (Source, Option<Environ>) {
+    fn call_inline(&self, mut environ: Box<Environ>) -> (Source, Option<Box<Environ>>) {
         let exchange = Exchange::queued();
-        let start_response = StartResponse::new(Arc::clone(&exchange));
+        let start_response = StartResponse::from_arc(exchange.clone());
         let app = &self.0.app;
         let called = catch_unwind(AssertUnwindSafe(|| app.call(&mut environ, &start_response)));
         (Source::from_call(called, exchange), Some(environ))
     }
 
-    fn call_on_pool(&self, pool: &ThreadPool, mut environ: Environ) -> Source {
+    fn call_on_pool(&self, pool: &ThreadPool, mut environ: Box<Environ>) -> Source {
         let (tx, rx) = async_channel::bounded(2);
         let exchange = Exchange::channel(tx.clone());
         let app = self.0.app.clone();
@@ -248,7 +251,7 @@ impl Gateway {
                 // The client left while the request waited for a thread.
                 return;
             }
-            let start_response = StartResponse::new(Arc::clone(&for_pool));
+            let start_response = StartResponse::from_arc(for_pool.clone());
             let called = catch_unwind(AssertUnwindSafe(|| app.call(&mut environ, &start_response)));
             drop(start_response);
             if !for_pool.emit_returned(environ) {

@@ -57,8 +57,7 @@ pub(crate) fn validate(head: &mut RequestHead, config: &Config) -> Result<(), Re
         return Err(RequestError::RequestLineTooLong);
     }
     check_method(&head.method, config)?;
-    check_limits(&head.headers, line_len, config)?;
-    check_fields(&mut head.headers, config.underscore_headers)?;
+    check_fields(&mut head.headers, line_len, config)?;
     check_framing(head, config)
 }
 
@@ -77,28 +76,21 @@ fn check_method(method: &Method, config: &Config) -> Result<(), RequestError> {
     Ok(())
 }
 
-fn check_limits(headers: &HeaderMap, line_len: usize, config: &Config) -> Result<(), RequestError> {
+/// The limits, the field values and the underscore policy, in one pass
+/// over the fields; then the fields RFC 9112 and gunicorn allow once.
+fn check_fields(headers: &mut HeaderMap, line_len: usize, config: &Config) -> Result<(), RequestError> {
     if config.limit_request_fields != 0 && headers.len() > config.limit_request_fields {
         return Err(RequestError::TooManyHeaders);
     }
     let mut head_len = line_len + 2;
-    for (name, value) in headers {
+    let mut underscored: Vec<HeaderName> = Vec::new();
+    for (name, value) in headers.iter() {
         // `Name: value` and its CRLF, as gunicorn counts a field.
         let field_len = name.as_str().len() + 2 + value.len() + 2;
         if config.limit_request_field_size != 0 && field_len > config.limit_request_field_size {
             return Err(RequestError::HeaderFieldTooLarge);
         }
         head_len += field_len;
-    }
-    if config.limit_request_head != 0 && head_len > config.limit_request_head {
-        return Err(RequestError::HeadTooLarge);
-    }
-    Ok(())
-}
-
-fn check_fields(headers: &mut HeaderMap, underscores: UnderscoreHeaders) -> Result<(), RequestError> {
-    let mut underscored: Vec<HeaderName> = Vec::new();
-    for (name, value) in headers.iter() {
         if value
             .as_bytes()
             .iter()
@@ -106,14 +98,17 @@ fn check_fields(headers: &mut HeaderMap, underscores: UnderscoreHeaders) -> Resu
         {
             return Err(RequestError::BadHeader("control character in a field value"));
         }
-        if name.as_str().contains('_') && underscores != UnderscoreHeaders::Keep {
-            if underscores == UnderscoreHeaders::Refuse {
+        if config.underscore_headers != UnderscoreHeaders::Keep && name.as_str().contains('_') {
+            if config.underscore_headers == UnderscoreHeaders::Refuse {
                 return Err(RequestError::BadHeader("field name with '_'"));
             }
             if !underscored.contains(name) {
                 underscored.push(name.clone());
             }
         }
+    }
+    if config.limit_request_head != 0 && head_len > config.limit_request_head {
+        return Err(RequestError::HeadTooLarge);
     }
     for name in underscored {
         headers.remove(name);
@@ -259,7 +254,7 @@ pub(crate) fn build_environ(
     head: RequestHead,
     conn: &ConnInfo,
     config: &Config,
-) -> Result<Environ, RequestError> {
+) -> Result<Box<Environ>, RequestError> {
     let target = split_target(&head.method, &head.target)?;
     let mut path_info = latin1::percent_decode(target.path);
     let mut script_name = String::new();
@@ -275,7 +270,8 @@ pub(crate) fn build_environ(
         Addr::Tcp(addr) => (Some(addr.ip().to_string()), Some(addr.port().to_string())),
         Addr::Unix(_) => (None, None),
     };
-    let mut environ = Environ::new();
+    // Boxed once here: the environ then travels by pointer.
+    let mut environ = Box::new(Environ::new());
     environ.method = head.method;
     environ.script_name = script_name;
     environ.path_info = path_info;
@@ -295,11 +291,7 @@ pub(crate) fn build_environ(
     environ.errors = config.error_log.clone();
     environ.multiprocess = config.multiprocess;
     environ.multithread = config.multithread();
-    if let Some(software) = &config.server_software {
-        // SERVER_SOFTWARE is a plain CGI variable, so it lives in the
-        // string-keyed part of the environ.
-        let _ = environ.set("SERVER_SOFTWARE", software.clone().into_owned());
-    }
+    environ.server_software = config.server_software.clone();
     if conn.secure {
         let _ = environ.set("HTTPS", "on");
     }
@@ -335,7 +327,7 @@ mod tests {
         }
     }
 
-    fn environ(h: RequestHead) -> Result<Environ, RequestError> {
+    fn environ(h: RequestHead) -> Result<Box<Environ>, RequestError> {
         let config = Config::default();
         let mut h = h;
         validate(&mut h, &config)?;

@@ -173,13 +173,30 @@ fn add_server_headers(headers: &mut HeaderMap, config: &Config) {
     if !headers.contains_key(DATE) {
         headers.insert(DATE, http_date());
     }
-    if let Some(server) = &config.server_header {
+    if let Some(server) = server_value(config) {
         if !headers.contains_key(SERVER) {
-            if let Ok(value) = HeaderValue::from_str(server) {
-                headers.insert(SERVER, value);
-            }
+            headers.insert(SERVER, server);
         }
     }
+}
+
+/// The configured `Server` value, converted once per configuration.
+fn server_value(config: &Config) -> Option<HeaderValue> {
+    thread_local! {
+        static CACHE: RefCell<Option<(std::borrow::Cow<'static, str>, HeaderValue)>> = const { RefCell::new(None) };
+    }
+    let wanted = config.server_header.as_ref()?;
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((name, value)) = cache.as_ref() {
+            if name == wanted {
+                return Some(value.clone());
+            }
+        }
+        let value = HeaderValue::from_str(wanted).ok()?;
+        *cache = Some((wanted.clone(), value.clone()));
+        Some(value)
+    })
 }
 
 fn set_connection(headers: &mut HeaderMap, version: Version, keep_alive: bool) {

@@ -207,6 +207,11 @@ impl<A> ProxyFix<A> {
     /// also sets `REMOTE_PORT`; obfuscated and `unknown` nodes change
     /// nothing. `X-Forwarded-Port` and `-Prefix` still apply (RFC 7239 has
     /// no such parameters). Not in werkzeug.
+    ///
+    /// Turn it on only when the proxy in front sets or overwrites
+    /// `Forwarded` itself: a proxy that sends `X-Forwarded-*` and passes a
+    /// client's own `Forwarded` through would let that client choose its
+    /// address, since any `Forwarded` header takes precedence.
     #[must_use]
     pub fn forwarded(mut self, enabled: bool) -> Self {
         self.forwarded = enabled;

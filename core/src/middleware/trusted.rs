@@ -20,6 +20,9 @@ use ipnet::IpNet;
 /// assert!(!peers.trusts(Some("192.0.2.1")));
 /// assert!(!peers.trusts(Some("not an ip")));
 /// assert!(peers.trusts(None));
+/// // Written in either form, IPv4-mapped addresses mean their IPv4 one.
+/// let mapped: TrustedPeers = "::ffff:10.0.0.1".parse()?;
+/// assert!(mapped.trusts(Some("10.0.0.1")) && mapped.trusts(Some("::ffff:10.0.0.1")));
 /// # Ok::<(), String>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,9 +76,9 @@ impl FromStr for TrustedPeers {
             if item == "*" {
                 peers.any = true;
             } else if let Ok(net) = item.parse::<IpNet>() {
-                peers.nets.push(net);
+                peers.nets.push(unmap(net));
             } else if let Ok(ip) = item.parse::<IpAddr>() {
-                peers.nets.push(IpNet::from(ip));
+                peers.nets.push(unmap(IpNet::from(ip)));
             } else {
                 return Err(format!(
                     "{item:?} is neither an IP address, a network (a.b.c.d/n) nor '*'"
@@ -83,6 +86,18 @@ impl FromStr for TrustedPeers {
             }
         }
         Ok(peers)
+    }
+}
+
+/// An IPv4-mapped IPv6 network (`::ffff:10.0.0.0/104`) as the IPv4 one it
+/// stands for, since peers are compared in their IPv4 form.
+fn unmap(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(net, IpNet::V4),
+            None => net,
+        },
+        other => other,
     }
 }
 

@@ -31,6 +31,8 @@ pub struct ServerHandle(Arc<Inner>);
 struct Inner {
     connections: AtomicUsize,
     requests: AtomicU64,
+    /// Set once shutdown begins: the per-request check reads only this.
+    shutting_down: std::sync::atomic::AtomicBool,
     deadline: Mutex<Option<Instant>>,
     /// Fired by every `shutdown` call.
     on_shutdown: Event,
@@ -54,13 +56,14 @@ impl ServerHandle {
         if current.is_none_or(|d| deadline < d) {
             *current = Some(deadline);
         }
+        self.0.shutting_down.store(true, Ordering::Release);
         drop(current);
         self.0.on_shutdown.notify(usize::MAX);
     }
 
     /// Whether [`shutdown`](ServerHandle::shutdown) was called.
     pub fn is_shutting_down(&self) -> bool {
-        self.deadline().is_some()
+        self.0.shutting_down.load(Ordering::Acquire)
     }
 
     /// When the grace period ends, once shutdown has begun.

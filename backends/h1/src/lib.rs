@@ -1,0 +1,217 @@
+//! # rwsgi-h1
+//!
+//! rwsgi's own HTTP/1.0/1.1 engine, built for standing connections.
+//!
+//! * **Idle means empty.** A connection that waits for its next request
+//!   holds no read or write buffer: the first read of a request goes into a
+//!   buffer on the stack and is copied out only when bytes arrive; buffers
+//!   grown for a large head or body are released once used.
+//! * **One flush per pipelined batch.** Answers to requests that arrived
+//!   together are queued and written together, in order, when the connection
+//!   would otherwise wait.
+//! * **RFC 9112 strictly.** The request stream is read by rwsgi's
+//!   [scanner](rwsgi_core::wire) — framing, limits and syntax, answered by
+//!   the [error table](rwsgi_core::request_error) — and `httparse` extracts
+//!   the fields of a head only once the scanner has accepted all of it.
+//!
+//! It runs over any `futures-io` reader and writer (tokio's through a
+//! compat adapter), and hands every request to the
+//! [gateway](rwsgi_core::gateway).
+//!
+//! ```no_run
+//! # async fn example<R, W>(reader: R, writer: W, info: rwsgi_core::gateway::ConnInfo, gateway: rwsgi_core::gateway::Gateway)
+//! # where R: futures_io::AsyncRead + Unpin + Send + 'static, W: futures_io::AsyncWrite + Unpin + Send + 'static {
+//! let watch = rwsgi_core::conn::ConnWatch::new(gateway.config());
+//! rwsgi_h1::serve_connection(reader, writer, info, gateway, watch).await;
+//! # }
+//! ```
+
+mod head;
+mod read;
+mod write;
+
+use std::future::{Future, poll_fn};
+use std::io;
+use std::pin::{Pin, pin};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+
+use futures_io::{AsyncRead, AsyncWrite};
+use http::Version;
+use http::header::EXPECT;
+use http_body::Body as _;
+use rwsgi_core::Timer;
+use rwsgi_core::conn::{Closer, ConnWatch, Expiry, RawIo, ReadAlarm};
+use rwsgi_core::gateway::{ConnInfo, Framing, Gateway, Response};
+use rwsgi_core::request_error::RequestError;
+use rwsgi_core::wire::Limits;
+
+use read::{Body, Input, Next, Shared, lock};
+use write::{HIGH_WATER, Output};
+
+/// Serves HTTP/1 on a connection until the client leaves, a timeout, a
+/// refusal, or the server's shutdown (in-flight requests finish; idle
+/// connections close at once).
+pub async fn serve_connection<R, W>(
+    reader: R,
+    writer: W,
+    info: ConnInfo,
+    gateway: Gateway,
+    watch: Arc<ConnWatch>,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let config = gateway.config();
+    let timer = Arc::clone(gateway.timer());
+    let max_fields = config.limit_request_fields;
+    let input: Shared<R> = Arc::new(Mutex::new(Input::new(reader, Limits::from(config))));
+    let mut output = Output::new(writer, Arc::clone(&timer), config.write_timeout);
+    let mut alarm = ReadAlarm::default();
+    let handle = gateway.handle().clone();
+    let mut shutdown = pin!(handle.shutdown_requested());
+    let linger = loop {
+        let buffered = lock(&input).buffered_head();
+        let next = match buffered {
+            Some(next) => next,
+            None => {
+                // About to wait for the client: what is queued goes now.
+                if poll_fn(|cx| output.poll_flush(cx)).await.is_err() {
+                    break false;
+                }
+                poll_fn(|cx| wait_for_head(cx, &input, &watch, &*timer, &mut alarm, shutdown.as_mut())).await
+            }
+        };
+        let head = match next {
+            Next::Head(bytes) => head::parse(&bytes, max_fields),
+            Next::Eof => break lock(&input).mid_message(),
+            Next::Refused(err) => Err(err),
+        };
+        let head = match head {
+            Ok(head) => head,
+            Err(err) => {
+                refuse(&mut output, &err).await;
+                break true;
+            }
+        };
+        watch.request_started();
+        let body = Body::new(Arc::clone(&input));
+        let continues = head.version == Version::HTTP_11
+            && !body.is_end_stream()
+            && head
+                .headers
+                .get(EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if continues {
+            // Sent at once (RFC 9110 §10.1.1 allows it): the client then
+            // sends the body the application may read.
+            output.raw(b"HTTP/1.1 100 Continue\r\n\r\n");
+            if poll_fn(|cx| output.poll_flush(cx)).await.is_err() {
+                break false;
+            }
+        }
+        let Some(response) = gateway.serve(&info, head, Box::pin(body)).await else {
+            break true;
+        };
+        let reusable = write_response(&mut output, response).await;
+        watch.response_finished();
+        if !reusable || !lock(&input).at_message_start() {
+            break lock(&input).mid_message();
+        }
+    };
+    let _ = poll_fn(|cx| output.poll_flush(cx)).await;
+    let mut closer = Closer::default();
+    let mut io = Halves {
+        input: &input,
+        output: &mut output,
+    };
+    let _ = poll_fn(|cx| closer.poll_close(cx, &mut io, &*timer, linger)).await;
+}
+
+/// Waits for a complete head, with the connection's read deadlines; an
+/// idle connection also ends when the server shuts down.
+fn wait_for_head<R: AsyncRead + Unpin>(
+    cx: &mut Context<'_>,
+    input: &Shared<R>,
+    watch: &ConnWatch,
+    timer: &dyn Timer,
+    alarm: &mut ReadAlarm,
+    mut shutdown: Pin<&mut impl Future<Output = ()>>,
+) -> Poll<Next> {
+    loop {
+        let mut input = lock(input);
+        if let Some(next) = input.buffered_head() {
+            return Poll::Ready(next);
+        }
+        if !input.has_buffered() && shutdown.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Next::Eof);
+        }
+        match input.poll_fill(cx) {
+            Poll::Ready(Ok(true)) => {
+                watch.bytes_received();
+                continue;
+            }
+            // The stream ended; a head cut short gets no answer (the table).
+            Poll::Ready(Ok(false) | Err(_)) => return Poll::Ready(Next::Eof),
+            Poll::Pending => {}
+        }
+        drop(input);
+        return match ready!(alarm.poll_expired(watch, timer, cx)) {
+            Expiry::Close => Poll::Ready(Next::Eof),
+            Expiry::RequestTimeout => Poll::Ready(Next::Refused(RequestError::HeaderReadTimeout)),
+        };
+    }
+}
+
+/// Queues a response and its body (writing out as it fills); whether the
+/// connection may carry another request.
+async fn write_response<W: AsyncWrite + Unpin>(output: &mut Output<W>, response: Response) -> bool {
+    let Response { head, mut body } = response;
+    output.head(&head);
+    let framing = head.framing;
+    loop {
+        match poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    output.data(framing, &data);
+                    if output.buffered() > HIGH_WATER && poll_fn(|cx| output.poll_flush(cx)).await.is_err() {
+                        return false;
+                    }
+                }
+            }
+            // The body failed after its head went out: the connection is
+            // cut, which is how the client learns (PEP 3333, F6).
+            Some(Err(_)) => return false,
+            None => break,
+        }
+    }
+    output.end(framing);
+    head.keep_alive && framing != Framing::Close
+}
+
+/// Answers a refused request by the table, after everything queued before
+/// it.
+async fn refuse<W: AsyncWrite + Unpin>(output: &mut Output<W>, err: &RequestError) {
+    output.raw(&err.outcome().response_bytes());
+    let _ = poll_fn(|cx| output.poll_flush(cx)).await;
+}
+
+/// The two halves as one stream, for the lingering close.
+struct Halves<'a, R, W> {
+    input: &'a Shared<R>,
+    output: &'a mut Output<W>,
+}
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> RawIo for Halves<'_, R, W> {
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.output.poll_write_now(cx, buf)
+    }
+
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.output.poll_shutdown(cx)
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        lock(self.input).poll_discard(cx, buf)
+    }
+}
