@@ -425,9 +425,11 @@ corpus! {
 corpus! {
     smol_hyper: rwsgi::SmolServer, rwsgi::Engine::Hyper;
     smol_async_h1: rwsgi::SmolServer, rwsgi::Engine::AsyncH1;
+    smol_h1: rwsgi::SmolServer, rwsgi::Engine::H1;
 }
 
 #[cfg(feature = "async-std-backend")]
 corpus! {
     async_std_async_h1: rwsgi::AsyncStdServer, rwsgi::Engine::AsyncH1;
+    async_std_h1: rwsgi::AsyncStdServer, rwsgi::Engine::H1;
 }

@@ -171,6 +171,38 @@ fn pipelined_requests_answer_in_order<S: Server>(engine: Engine) {
     s.lint.assert_clean();
 }
 
+/// A response that closes the connection reaches a client that has already
+/// pipelined more requests behind it. (hyper with `pipeline_flush` loses
+/// exactly these answers, which is why rwsgi-hyper leaves it off.)
+fn closing_responses_reach_pipelining_clients<S: Server>(engine: Engine) {
+    let mut no_keep_alive = config(engine);
+    no_keep_alive.keep_alive = Duration::ZERO;
+    let s = start::<S>(no_keep_alive);
+    let mut conn = Conn::connect(s.server.addr());
+    conn.send(&[get("/hello"), get("/hello"), get("/hello")].concat());
+    let response = conn.response(false).expect("the first answer");
+    assert_eq!(
+        (response.status, response.header("connection")),
+        (200, Some("close"))
+    );
+    assert!(conn.closed_quietly(), "nothing after a closing response");
+    drop(s);
+
+    let s = start::<S>(config(engine));
+    let mut conn = Conn::connect(s.server.addr());
+    // The gateway refuses the lower-case method; its body is chunked, and
+    // another request follows at once.
+    conn.send(b"post /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n");
+    conn.send(&get("/hello"));
+    let response = conn.response(false).expect("the refusal");
+    assert_eq!(
+        (response.status, response.header("connection")),
+        (400, Some("close"))
+    );
+    assert!(conn.closed_quietly());
+    s.lint.assert_clean();
+}
+
 fn chunked_request_and_response<S: Server>(engine: Engine) {
     let s = start::<S>(config(engine));
     let mut conn = Conn::connect(s.server.addr());
@@ -555,6 +587,7 @@ macro_rules! suite {
                 environ_is_pep_3333,
                 keep_alive_reuses_the_connection,
                 pipelined_requests_answer_in_order,
+                closing_responses_reach_pipelining_clients,
                 chunked_request_and_response,
                 head_has_no_body,
                 expect_100_continue,
@@ -591,9 +624,11 @@ suite! {
 suite! {
     smol_hyper: rwsgi::SmolServer, rwsgi::Engine::Hyper;
     smol_async_h1: rwsgi::SmolServer, rwsgi::Engine::AsyncH1;
+    smol_h1: rwsgi::SmolServer, rwsgi::Engine::H1;
 }
 
 #[cfg(feature = "async-std-backend")]
 suite! {
     async_std_async_h1: rwsgi::AsyncStdServer, rwsgi::Engine::AsyncH1;
+    async_std_h1: rwsgi::AsyncStdServer, rwsgi::Engine::H1;
 }

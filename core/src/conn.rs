@@ -154,6 +154,9 @@ pub fn request_failed(err: RequestError) -> io::Error {
 pub struct Deadline {
     sleep: Option<Pin<Box<dyn Sleep>>>,
     at: Option<Instant>,
+    /// The sleep for `at` has completed: some timers (async-io's) complete
+    /// only once, so a passed deadline is remembered rather than re-polled.
+    fired: bool,
 }
 
 impl Deadline {
@@ -161,13 +164,21 @@ impl Deadline {
     pub fn poll(&mut self, timer: &dyn Timer, at: Instant, cx: &mut Context<'_>) -> Poll<()> {
         if self.at != Some(at) {
             self.at = Some(at);
+            self.fired = false;
             match &mut self.sleep {
                 Some(sleep) => sleep.as_mut().reset(at),
                 None => self.sleep = Some(timer.sleep_until(at)),
             }
         }
+        if self.fired {
+            return Poll::Ready(());
+        }
         match &mut self.sleep {
-            Some(sleep) => sleep.as_mut().poll(cx),
+            Some(sleep) => {
+                ready!(sleep.as_mut().poll(cx));
+                self.fired = true;
+                Poll::Ready(())
+            }
             None => Poll::Pending,
         }
     }
@@ -182,6 +193,7 @@ impl Deadline {
     /// Disarms it (progress was made).
     pub fn clear(&mut self) {
         self.at = None;
+        self.fired = false;
     }
 
     /// Whether it is armed.
@@ -192,7 +204,10 @@ impl Deadline {
 
 impl std::fmt::Debug for Deadline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deadline").field("at", &self.at).finish()
+        f.debug_struct("Deadline")
+            .field("at", &self.at)
+            .field("fired", &self.fired)
+            .finish()
     }
 }
 

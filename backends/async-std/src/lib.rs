@@ -66,7 +66,7 @@ pub struct AsyncStdServer {
 
 impl Server for AsyncStdServer {
     const NAME: &'static str = "async-std";
-    const ENGINES: &'static [Engine] = &[Engine::AsyncH1];
+    const ENGINES: &'static [Engine] = &[Engine::AsyncH1, Engine::H1];
 
     fn from_listeners(config: Config, listeners: Vec<Listener>) -> io::Result<Self> {
         config

@@ -119,6 +119,14 @@ struct Accepted {
 impl Accepted {
     async fn serve(self, gateway: Gateway, engine: Engine, slot: ConnectionGuard) {
         match self.stream {
+            // rwsgi-h1 reads and writes through two handles on the socket,
+            // and checks the stream itself.
+            Stream::Tcp(s) if engine == Engine::H1 => {
+                serve_h1(s.clone(), Closing(s), self.info, gateway).await
+            }
+            Stream::Unix(s) if engine == Engine::H1 => {
+                serve_h1(s.clone(), Closing(s), self.info, gateway).await
+            }
             Stream::Tcp(s) => serve_stream(Closing(s), self.info, gateway, engine).await,
             Stream::Unix(s) => serve_stream(Closing(s), self.info, gateway, engine).await,
         }
@@ -176,6 +184,15 @@ impl<S: AsyncWrite + ShutdownWrite + Unpin> AsyncWrite for Closing<S> {
         ready!(Pin::new(&mut self.0).poll_flush(cx))?;
         Poll::Ready(self.0.shutdown_write())
     }
+}
+
+async fn serve_h1<R, W>(read: R, write: W, info: ConnInfo, gateway: Gateway)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let watch = ConnWatch::new(gateway.config());
+    rwsgi_h1::serve_connection(read, write, info, gateway, watch).await;
 }
 
 async fn serve_stream<S>(stream: S, info: ConnInfo, gateway: Gateway, engine: Engine)

@@ -56,7 +56,7 @@ pub struct SmolServer {
 
 impl Server for SmolServer {
     const NAME: &'static str = "smol";
-    const ENGINES: &'static [Engine] = &[Engine::Hyper, Engine::AsyncH1];
+    const ENGINES: &'static [Engine] = &[Engine::Hyper, Engine::AsyncH1, Engine::H1];
 
     fn from_listeners(config: Config, listeners: Vec<Listener>) -> io::Result<Self> {
         config
