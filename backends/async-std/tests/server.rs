@@ -167,6 +167,6 @@ fn adopts_a_listener_and_refuses_an_engine_it_lacks() {
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert_eq!(
         err.to_string(),
-        "the async-std backend cannot drive the hyper engine; it drives: async-h1"
+        "the async-std backend cannot drive the hyper engine; it drives: async-h1, h1"
     );
 }

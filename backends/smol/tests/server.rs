@@ -153,7 +153,7 @@ fn max_connections_leaves_the_next_one_in_the_backlog() {
 }
 
 #[test]
-fn adopts_a_listener_and_refuses_an_engine_it_lacks() {
+fn adopts_a_listener() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let mut one_loop = config(Engine::AsyncH1);
@@ -162,11 +162,7 @@ fn adopts_a_listener_and_refuses_an_engine_it_lacks() {
     let (addr, handle, thread) = start(server, thread_name);
     assert_eq!(get(addr), "runner");
     stop(&handle, thread);
-
-    let err = SmolServer::bind(config(Engine::H1)).unwrap_err();
-    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
-    assert_eq!(
-        err.to_string(),
-        "the smol backend cannot drive the h1 engine; it drives: hyper, async-h1"
-    );
+    // smol drives every engine there is, so there is none to refuse here;
+    // the async-std and tokio backends test their refusals.
+    assert_eq!(SmolServer::ENGINES, &[Engine::Hyper, Engine::AsyncH1, Engine::H1]);
 }
