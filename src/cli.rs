@@ -10,40 +10,22 @@
 //! }
 //! ```
 
+use std::ffi::OsString;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser};
 use rwsgi_core::middleware::{ProxyFix, TrustedPeers};
-use rwsgi_core::{
-    Addr, Application, Bind, Config, Dispatch, Engine, Registry, Server, ServerHandle, SharedApp,
-};
-
-/// Every backend rwsgi has, compiled in or not.
-pub const BACKENDS: [&str; 3] = ["tokio", "smol", "async-std"];
-
-/// The backends this binary was built with, in `DefaultServer` order.
-pub fn compiled_backends() -> Vec<&'static str> {
-    let mut names = Vec::new();
-    if cfg!(feature = "tokio-backend") {
-        names.push("tokio");
-    }
-    if cfg!(feature = "smol-backend") {
-        names.push("smol");
-    }
-    if cfg!(feature = "async-std-backend") {
-        names.push("async-std");
-    }
-    names
-}
+use rwsgi_core::{Addr, Backends, Bind, Config, Dispatch, Engine, Launch, Registry, ServerHandle, SharedApp};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "rwsgi",
     version,
     about = "Serve a WSGI-style Rust application on the runtime of your choice.",
-    after_help = "APP is a registered spec such as demo:hello; run with an unknown one to list them."
+    after_help = "APP is a registered spec such as demo:hello; run with an unknown one to list them.\n\n\
+                  Subcommands (rwsgi NAME --help): bench, gunicorn, tornado, gevent, twistd, uwsgi."
 )]
 struct Cli {
     #[command(flatten)]
@@ -126,8 +108,19 @@ pub struct ServeArgs {
 
 /// Runs the command line with `registry`'s applications; returns the
 /// process's exit status (0, 1 on a run-time failure, 2 on a usage error).
+///
+/// `rwsgi [OPTIONS] [APP]` serves; `rwsgi SUBCOMMAND …` hands the rest of
+/// the command line to a personality (`gunicorn`, `tornado`, `gevent`,
+/// `twistd`, `uwsgi`) or to `bench`, among those compiled in.
 pub fn main(registry: Registry) -> ExitCode {
-    let cli = Cli::parse();
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    if let Some(run) = args.get(1).and_then(|a| a.to_str()).and_then(subcommand) {
+        // The subcommand sees itself as the program: `rwsgi gunicorn`.
+        let program = format!("rwsgi {}", args[1].to_string_lossy());
+        args.splice(0..2, [OsString::from(program)]);
+        return run(registry, &crate::backends::Compiled, args);
+    }
+    let cli = Cli::parse_from(args);
     match serve(&cli.serve, &registry) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -135,6 +128,30 @@ pub fn main(registry: Registry) -> ExitCode {
             ExitCode::from(err.code)
         }
     }
+}
+
+/// A subcommand: the registry, the backends, and its own command line
+/// (`args[0]` is its name).
+type Subcommand = fn(Registry, &dyn Backends, Vec<OsString>) -> ExitCode;
+
+/// The subcommands compiled in, by the name typed after `rwsgi`.
+fn subcommand(name: &str) -> Option<Subcommand> {
+    let run: Subcommand = match name {
+        #[cfg(feature = "bench")]
+        "bench" => crate::bench::cli::main,
+        #[cfg(feature = "gunicorn")]
+        "gunicorn" => rwsgi_gunicorn::main,
+        #[cfg(feature = "tornado")]
+        "tornado" => rwsgi_tornado::main,
+        #[cfg(feature = "gevent")]
+        "gevent" => rwsgi_gevent::main,
+        #[cfg(feature = "twisted")]
+        "twistd" => rwsgi_twisted::main,
+        #[cfg(feature = "uwsgi")]
+        "uwsgi" => rwsgi_uwsgi::main,
+        _ => return None,
+    };
+    Some(run)
 }
 
 /// A failure with the exit status it warrants.
@@ -249,69 +266,52 @@ pub fn serve(args: &ServeArgs, registry: &Registry) -> Result<(), CliError> {
     let config = config(args)?;
     let app = application(args, registry)?;
     let graceful = seconds("graceful-timeout", args.graceful_timeout)?;
-    let compiled = compiled_backends();
-    // Without --backend: the first compiled backend that drives the engine
-    // asked for (so `--engine async-h1` alone picks smol or async-std).
-    let backend = args.backend.as_deref().unwrap_or_else(|| {
-        combinations()
-            .into_iter()
-            .find(|(_, engine)| args.engine.is_none_or(|e| e == *engine))
-            .map_or(compiled[0], |(backend, _)| backend)
-    });
-    let launch = Launch {
-        label: &args.app,
-        graceful,
-    };
-    match backend {
-        #[cfg(feature = "tokio-backend")]
-        "tokio" => launch.run::<rwsgi_tokio::TokioServer>(config, app),
-        #[cfg(feature = "smol-backend")]
-        "smol" => launch.run::<rwsgi_smol::SmolServer>(config, app),
-        #[cfg(feature = "async-std-backend")]
-        "async-std" => launch.run::<rwsgi_async_std::AsyncStdServer>(config, app),
-        known if BACKENDS.contains(&known) => Err(CliError::usage(format!(
-            "the {known} backend is not compiled into this binary; rebuild with `--features {known}-backend` (compiled in: {})",
-            compiled.join(", ")
-        ))),
-        unknown => Err(CliError::usage(format!(
-            "unknown backend {unknown:?}; backends: {} (compiled in: {})",
-            BACKENDS.join(", "),
-            compiled.join(", ")
-        ))),
-    }
-}
-
-struct Launch<'a> {
-    label: &'a str,
-    graceful: Duration,
-}
-
-impl Launch<'_> {
-    fn run<S: Server>(&self, config: Config, app: impl Application) -> Result<(), CliError> {
-        let engine = config.engine.unwrap_or(S::ENGINES[0]);
-        if !S::ENGINES.contains(&engine) {
-            return Err(CliError::usage(
-                rwsgi_core::unsupported_engine(S::NAME, engine, S::ENGINES).to_string(),
-            ));
-        }
-        let server = S::bind(config).map_err(CliError::runtime)?;
-        let mut out = std::io::stdout().lock();
-        for addr in server.local_addrs() {
-            let _ = writeln!(out, "rwsgi: listening on {}", url(&addr));
-        }
-        let _ = writeln!(
-            out,
-            "rwsgi: serving {} (backend {}, engine {engine}); Ctrl-C to stop",
-            self.label,
-            S::NAME
+    let backends = crate::backends::Compiled;
+    let backend = backends
+        .choose(args.backend.as_deref(), args.engine)
+        .map_err(CliError::usage)?;
+    let engine = config
+        .engine
+        .or_else(|| {
+            backends
+                .available()
+                .into_iter()
+                .find(|(n, _)| *n == backend)
+                .map(|(_, e)| e[0])
+        })
+        .expect("a chosen backend has an engine");
+    let label = args.app.clone();
+    let signals = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let installed = std::sync::Arc::clone(&signals);
+    let mut launch = Launch::new(config, app);
+    launch.ready = Some(Box::new(move |handle: &ServerHandle, addrs: &[Addr]| {
+        announce(
+            addrs,
+            &format!("{label} (backend {backend}, engine {engine}); Ctrl-C to stop"),
         );
-        let _ = out.flush();
-        drop(out);
-        let signals = stop_on_signals(server.handle(), self.graceful).map_err(CliError::runtime)?;
-        let result = server.run(app).map_err(CliError::runtime);
-        signals.close();
-        result
+        *installed.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(stop_on_signals(handle.clone(), graceful));
+    }));
+    let result = backends.serve(backend, launch).map_err(|err| match err.kind() {
+        std::io::ErrorKind::InvalidInput => CliError::usage(err.to_string()),
+        _ => CliError::runtime(err),
+    });
+    if let Some(installed) = signals.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        installed.map_err(CliError::runtime)?.close();
     }
+    result
+}
+
+/// Prints where a server listens and what it serves, the lines tests and
+/// tools read: `rwsgi: listening on URL` for each address, then `rwsgi:
+/// serving WHAT`.
+pub fn announce(addrs: &[Addr], what: &str) {
+    let mut out = std::io::stdout().lock();
+    for addr in addrs {
+        let _ = writeln!(out, "rwsgi: listening on {}", url(addr));
+    }
+    let _ = writeln!(out, "rwsgi: serving {what}");
+    let _ = out.flush();
 }
 
 /// The URL a client uses for `addr`.
@@ -347,19 +347,4 @@ pub fn stop_on_signals(
     Ok(control)
 }
 
-/// Every backend × engine pair compiled into this binary, as `--backend`
-/// and `--engine` name them, in `DefaultServer` order.
-pub fn combinations() -> Vec<(&'static str, Engine)> {
-    let mut pairs = Vec::new();
-    #[cfg(feature = "tokio-backend")]
-    pairs.extend(rwsgi_tokio::TokioServer::ENGINES.iter().map(|e| ("tokio", *e)));
-    #[cfg(feature = "smol-backend")]
-    pairs.extend(rwsgi_smol::SmolServer::ENGINES.iter().map(|e| ("smol", *e)));
-    #[cfg(feature = "async-std-backend")]
-    pairs.extend(
-        rwsgi_async_std::AsyncStdServer::ENGINES
-            .iter()
-            .map(|e| ("async-std", *e)),
-    );
-    pairs
-}
+pub use crate::backends::combinations;

@@ -43,6 +43,7 @@ pub use rwsgi_smol::SmolServer;
 #[cfg(feature = "tokio-backend")]
 pub use rwsgi_tokio::TokioServer;
 
+pub mod backends;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod cli;

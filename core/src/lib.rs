@@ -84,9 +84,11 @@ pub use error::{BoxError, ContractError};
 pub use errors_stream::{ErrorBuffer, ErrorLog, Errors, Level, Stderr};
 pub use input::{EngineBody, Input};
 pub use registry::{Registry, RegistryError};
+/// [`Backends::choose`] as a function over a list of backends.
+pub use server::choose as server_choose;
 pub use server::{
-    AcceptBackoff, Addr, Bind, BindParseError, Config, ConnectionGuard, Dispatch, Engine, Listener, Server,
-    ServerHandle, UnderscoreHeaders, bind_all, unsupported_engine,
+    AcceptBackoff, Addr, Backends, Bind, BindParseError, Config, ConnectionGuard, Dispatch, Engine, Launch,
+    Listener, Ready, Server, ServerHandle, UnderscoreHeaders, bind_all, unsupported_engine,
 };
 pub use start_response::{
     HOP_BY_HOP, HeaderPair, Respond, StartResponse, is_hop_by_hop, parse_header, parse_status,

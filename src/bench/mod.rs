@@ -6,6 +6,7 @@
 //! memory are never counted against them; the raw-hyper yardstick
 //! (`rwsgi-raw-hyper`) is one more such process.
 
+pub mod cli;
 pub mod load;
 pub mod process;
 

@@ -4,6 +4,7 @@
 mod bind;
 mod config;
 mod handle;
+mod launch;
 
 use std::fmt;
 use std::io;
@@ -12,6 +13,7 @@ use std::str::FromStr;
 pub use bind::{Addr, Bind, BindParseError, Listener, bind_all};
 pub use config::{Config, Dispatch, UnderscoreHeaders};
 pub use handle::{AcceptBackoff, ConnectionGuard, ServerHandle};
+pub use launch::{Backends, Launch, Ready, choose};
 
 use crate::Application;
 

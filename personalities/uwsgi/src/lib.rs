@@ -1,0 +1,14 @@
+//! The uwsgi personality (being built).
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// Runs the personality's command line; `args[0]` is the program name.
+pub fn main(
+    _registry: rwsgi_core::Registry,
+    _backends: &dyn rwsgi_core::Backends,
+    _args: Vec<OsString>,
+) -> ExitCode {
+    eprintln!("rwsgi: the uwsgi personality is not built yet");
+    ExitCode::from(2)
+}
