@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test target uses a different part
 
+pub mod nginx;
 pub mod raw;
 
 use std::io::{BufRead, BufReader};
@@ -111,8 +112,15 @@ pub struct ChildServer {
 impl ChildServer {
     /// Starts `rwsgi ARGS...` and waits until it prints that it is serving.
     pub fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rwsgi"))
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rwsgi"));
+        command.args(args);
+        Self::start_command(command, &format!("rwsgi {args:?}"))
+    }
+
+    /// Starts `command` (which runs `rwsgi` in the end, perhaps through a
+    /// shell) and waits until it prints that it is serving.
+    pub fn start_command(mut command: Command, what: &str) -> Self {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -129,9 +137,15 @@ impl ChildServer {
         });
         let mut addrs = Vec::new();
         loop {
-            let line = rx
-                .recv_timeout(DEADLINE)
-                .unwrap_or_else(|_| panic!("rwsgi {args:?} did not report that it is serving"));
+            let Ok(line) = rx.recv_timeout(DEADLINE) else {
+                // It exited (or hangs: then it is killed) — say what it said.
+                let _ = child.kill();
+                let mut said = String::new();
+                if let Some(mut stderr) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut stderr, &mut said);
+                }
+                panic!("{what} did not report that it is serving; it said:\n{said}");
+            };
             if let Some(url) = line.strip_prefix("rwsgi: listening on ") {
                 addrs.push(url.trim_start_matches("http://").to_owned());
             }
@@ -145,6 +159,16 @@ impl ChildServer {
 
     pub fn addr(&self) -> SocketAddr {
         self.addrs[0].parse().expect("a TCP address")
+    }
+
+    /// Stops it (SIGTERM, then waits) and returns what it wrote to stderr.
+    pub fn stop_and_stderr(&mut self) -> String {
+        self.signal_and_wait(15);
+        let mut said = String::new();
+        if let Some(mut stderr) = self.stderr.take() {
+            std::io::Read::read_to_string(&mut stderr, &mut said).unwrap();
+        }
+        said
     }
 
     /// Sends `signal` and waits for the exit status.
