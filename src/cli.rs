@@ -11,13 +11,17 @@
 //! ```
 
 use std::ffi::OsString;
-use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser};
 use rwsgi_core::middleware::{ProxyFix, TrustedPeers};
-use rwsgi_core::{Addr, Backends, Bind, Config, Dispatch, Engine, Launch, Registry, ServerHandle, SharedApp};
+use rwsgi_core::tls::ClientAuth;
+use rwsgi_core::{
+    Addr, Backends, BindParseError, Config, Dispatch, Engine, Launch, Registry, Scheme, ServerHandle,
+    SharedApp,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -35,9 +39,9 @@ struct Cli {
 /// The options of the plain `rwsgi [OPTIONS] [APP]` form.
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
-    /// Where to listen: HOST:PORT, [IPv6]:PORT, unix:PATH, fd://N or systemd (repeatable)
+    /// Where to listen: HOST:PORT, [IPv6]:PORT, unix:PATH, fd://N or systemd; https://ADDR for TLS (repeatable)
     #[arg(short, long = "bind", value_name = "ADDR")]
-    pub bind: Vec<Bind>,
+    pub bind: Vec<String>,
     /// The runtime: tokio, smol or async-std (among those compiled in)
     #[arg(long, value_name = "NAME")]
     pub backend: Option<String>,
@@ -98,6 +102,18 @@ pub struct ServeArgs {
     /// ProxyFix: believe forwarding headers only from these peers (IPs, CIDRs or *)
     #[arg(long, value_name = "LIST")]
     pub trusted_peers: Option<TrustedPeers>,
+    /// TLS: the certificate chain (PEM); every bind speaks TLS unless some are https://
+    #[arg(long, value_name = "FILE")]
+    pub certfile: Option<PathBuf>,
+    /// TLS: the private key (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub keyfile: Option<PathBuf>,
+    /// TLS: CA certificates (PEM) client certificates must chain to
+    #[arg(long, value_name = "FILE")]
+    pub ca_certs: Option<PathBuf>,
+    /// TLS: client certificates: 0 not asked for, 1 optional, 2 required
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub cert_reqs: u8,
     /// Wrap the application in Lint (wsgiref.validate) and log every breach
     #[arg(long)]
     pub lint: bool,
@@ -192,9 +208,24 @@ fn seconds(name: &str, secs: f64) -> Result<Duration, CliError> {
 /// A usage error naming the bad option.
 pub fn config(args: &ServeArgs) -> Result<Config, CliError> {
     let mut config = Config::default();
-    if !args.bind.is_empty() {
-        config.binds = args.bind.clone();
+    let binds: Vec<&str> = args.bind.iter().map(String::as_str).collect();
+    let client_auth = ClientAuth::from_cert_reqs(args.cert_reqs).map_err(CliError::usage)?;
+    let (binds, tls) = rwsgi_core::tls::from_flags(
+        &binds,
+        args.certfile.as_deref(),
+        args.keyfile.as_deref(),
+        args.ca_certs.as_deref(),
+        client_auth,
+    )
+    .map_err(CliError::usage)?;
+    if !binds.is_empty() {
+        config.binds = binds
+            .into_iter()
+            .map(str::parse)
+            .collect::<Result<_, BindParseError>>()
+            .map_err(|e| CliError::usage(e.to_string()))?;
     }
+    config.tls = tls;
     if let Some(n) = args.io_threads {
         config.io_threads = n;
     }
@@ -283,43 +314,35 @@ pub fn serve(args: &ServeArgs, registry: &Registry) -> Result<(), CliError> {
     let label = args.app.clone();
     let signals = std::sync::Arc::new(std::sync::Mutex::new(None));
     let installed = std::sync::Arc::clone(&signals);
+    let schemes: Vec<Scheme> = (0..config.binds.len().max(1))
+        .map(|i| rwsgi_core::tls::scheme(&config, i))
+        .collect();
     let mut launch = Launch::new(config, app);
     launch.ready = Some(Box::new(move |handle: &ServerHandle, addrs: &[Addr]| {
-        announce(
-            addrs,
+        // systemd may pass several sockets for one bind: they share its scheme.
+        let scheme = |i: usize| schemes[i.min(schemes.len() - 1)];
+        rwsgi_core::announce(
+            addrs.iter().enumerate().map(|(i, a)| (a, scheme(i))),
             &format!("{label} (backend {backend}, engine {engine}); Ctrl-C to stop"),
         );
         *installed.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(stop_on_signals(handle.clone(), graceful));
+            Some((handle.clone(), stop_on_signals(handle.clone(), graceful)));
     }));
     let result = backends.serve(backend, launch).map_err(|err| match err.kind() {
         std::io::ErrorKind::InvalidInput => CliError::usage(err.to_string()),
         _ => CliError::runtime(err),
     });
-    if let Some(installed) = signals.lock().unwrap_or_else(|e| e.into_inner()).take() {
+    if let Some((handle, installed)) = signals.lock().unwrap_or_else(|e| e.into_inner()).take() {
         installed.map_err(CliError::runtime)?.close();
+        // The count a supervisor or a test checks against what its clients
+        // received: every request the server started, answered.
+        println!(
+            "rwsgi: stopped; {} requests received, {} answered",
+            handle.requests_received(),
+            handle.requests()
+        );
     }
     result
-}
-
-/// Prints where a server listens and what it serves, the lines tests and
-/// tools read: `rwsgi: listening on URL` for each address, then `rwsgi:
-/// serving WHAT`.
-pub fn announce(addrs: &[Addr], what: &str) {
-    let mut out = std::io::stdout().lock();
-    for addr in addrs {
-        let _ = writeln!(out, "rwsgi: listening on {}", url(addr));
-    }
-    let _ = writeln!(out, "rwsgi: serving {what}");
-    let _ = out.flush();
-}
-
-/// The URL a client uses for `addr`.
-pub fn url(addr: &Addr) -> String {
-    match addr {
-        Addr::Tcp(a) => format!("http://{a}"),
-        Addr::Unix(_) => addr.to_string(),
-    }
 }
 
 /// Stops the server on signals, from a thread of its own (a signal handler

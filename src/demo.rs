@@ -14,6 +14,15 @@ pub fn registry() -> Registry {
         .app("demo:echo", echo)
         .app("demo:stream", stream)
         .app("demo:sleep", sleep)
+        .app("demo:sse", sse)
+        .app("demo:pid", pid)
+        .app("demo:block", block)
+        .app("demo:panic", panic)
+        .app("demo:leak", leak)
+        .factory("demo:failing()", failing)
+        .app("demo:gate", gate)
+        .app("demo:hold", hold)
+        .factory("demo:loaded", || Ok::<_, Infallible>(loaded(std::process::id())))
 }
 
 /// `demo:hello`: `Hello, World!`, one buffer (so `Content-Length` is set).
@@ -95,6 +104,79 @@ pub fn sleep(environ: &mut Environ, start_response: &StartResponse) -> rwsgi_cor
     })))
 }
 
+/// `demo:sse?interval_ms=I&n=N`: server-sent events, `data: tick K`
+/// every `I` ms (default 1000), the first at once; `N` of them (default:
+/// until the client goes away). A standing connection that holds no
+/// thread: the waits are on the backend's timer.
+pub fn sse(environ: &mut Environ, start_response: &StartResponse) -> rwsgi_core::Result<Body> {
+    let interval = Duration::from_millis(query_number(environ, "interval_ms").unwrap_or(1000));
+    let n = query_number(environ, "n");
+    start_response.start(
+        "200 OK",
+        [
+            ("Content-Type", "text/event-stream"),
+            ("Cache-Control", "no-cache"),
+        ],
+    )?;
+    let timer = environ.timer();
+    Ok(Body::stream(futures_lite::stream::unfold(0u64, move |i| {
+        let timer = timer.clone();
+        async move {
+            if n.is_some_and(|n| i >= n) {
+                return None;
+            }
+            if i > 0 {
+                timer.sleep(interval).await;
+            }
+            Some((Ok::<_, Infallible>(format!("data: tick {i}\n\n")), i + 1))
+        }
+    })))
+}
+
+/// `demo:pid`: the id of the process that answered (`pid N`), to tell
+/// forked workers apart.
+pub fn pid(_environ: &mut Environ, start_response: &StartResponse) -> rwsgi_core::Result<Body> {
+    start_response.start("200 OK", [("Content-Type", "text/plain")])?;
+    Ok(Body::from(format!("pid {}\n", std::process::id())))
+}
+
+/// `demo:block?ms=N`: holds its thread for `N` ms (default 0) — a slow
+/// or, with a large `N`, hung request, as a blocking database call would
+/// be — then answers `pid P` like `demo:pid`.
+pub fn block(environ: &mut Environ, start_response: &StartResponse) -> rwsgi_core::Result<Body> {
+    let ms = query_number(environ, "ms").unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(ms));
+    start_response.start("200 OK", [("Content-Type", "text/plain")])?;
+    Ok(Body::from(format!("pid {}\n", std::process::id())))
+}
+
+/// `demo:panic`: panics; the server answers 500 and carries on.
+pub fn panic(_environ: &mut Environ, _start_response: &StartResponse) -> rwsgi_core::Result<Body> {
+    panic!("demo:panic was asked to panic")
+}
+
+/// `demo:leak?kb=N`: leaks `N` KiB (default 64) on every request and says
+/// how much this process has leaked — what `--max-requests` recycling is
+/// for.
+pub fn leak(environ: &mut Environ, start_response: &StartResponse) -> rwsgi_core::Result<Body> {
+    static LEAKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let kb = query_number(environ, "kb").unwrap_or(64);
+    let block = vec![1u8; usize::try_from(kb * 1024).unwrap_or(0)];
+    std::mem::forget(block);
+    let total = LEAKED.fetch_add(kb, std::sync::atomic::Ordering::Relaxed) + kb;
+    start_response.start("200 OK", [("Content-Type", "text/plain")])?;
+    Ok(Body::from(format!(
+        "pid {} leaked {total} KiB\n",
+        std::process::id()
+    )))
+}
+
+/// `demo:failing()`: a factory that fails, as an application whose
+/// configuration is broken would (gunicorn's "App failed to load").
+pub fn failing() -> Result<rwsgi_core::SharedApp, String> {
+    Err("demo:failing() always fails to load".into())
+}
+
 /// The value of `name` in the query string, as a number.
 fn query_number(environ: &Environ, name: &str) -> Option<u64> {
     environ
@@ -103,6 +185,52 @@ fn query_number(environ: &Environ, name: &str) -> Option<u64> {
         .filter_map(|pair| pair.split_once('='))
         .find(|(key, _)| *key == name)
         .and_then(|(_, value)| value.parse().ok())
+}
+
+/// `demo:gate`: a synchronous handler that holds its thread until the
+/// request body has ended: it writes `demo:gate entered` to `wsgi.errors`,
+/// reads `wsgi.input` to the end, then answers `read N bytes`. On a thread
+/// pool each request in it holds one thread until its client finishes the
+/// upload — the way to show a pool's size from outside (the N+1st request
+/// waits).
+pub fn gate(environ: &mut Environ, start_response: &StartResponse) -> rwsgi_core::Result<Body> {
+    environ.errors.write("demo:gate entered\n");
+    environ.errors.flush();
+    let body = environ.input.read_all()?;
+    start_response.start("200 OK", [("Content-Type", "text/plain")])?;
+    Ok(Body::from(format!("read {} bytes\n", body.len())))
+}
+
+/// `demo:hold?port=N`: a synchronous handler that holds its thread until
+/// released from outside: it connects to `127.0.0.1:N` (loopback only),
+/// then waits for a byte or the end of that connection, and answers
+/// `released`. A test listening on `N` counts the requests in the
+/// application by the connections it accepts — the way to show a thread
+/// pool's size when the server reads request bodies before the
+/// application runs (twisted).
+pub fn hold(environ: &mut Environ, start_response: &StartResponse) -> rwsgi_core::Result<Body> {
+    use std::io::Read as _;
+    let port = query_number(environ, "port")
+        .and_then(|p| u16::try_from(p).ok())
+        .ok_or("demo:hold needs ?port=N")?;
+    let mut line = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    let mut byte = [0u8; 1];
+    let _ = line.read(&mut byte);
+    start_response.start("200 OK", [("Content-Type", "text/plain")])?;
+    Ok(Body::from("released\n"))
+}
+
+/// `demo:loaded` (a factory): `loaded in PID, serving in PID` — where the
+/// application was loaded and which process answers (loading before the
+/// fork, or in each worker as uWSGI's `--lazy-apps` does).
+pub fn loaded(loaded_in: u32) -> impl Fn(&mut Environ, &StartResponse) -> rwsgi_core::Result<Body> + Clone {
+    move |_environ, start_response| {
+        start_response.start("200 OK", [("Content-Type", "text/plain")])?;
+        Ok(Body::from(format!(
+            "loaded in {loaded_in}, serving in {}\n",
+            std::process::id()
+        )))
+    }
 }
 
 #[cfg(test)]

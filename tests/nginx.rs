@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use common::nginx::{self, Nginx, TempDir};
 use common::raw::{Conn, Response};

@@ -82,6 +82,14 @@ impl ConnWatch {
         })
     }
 
+    /// Whether no byte has arrived on the connection yet. A graceful
+    /// shutdown must not close such a connection: its client may have
+    /// sent a request that is still on its way (it was accepted, so the
+    /// client is owed an answer).
+    pub fn is_fresh(&self) -> bool {
+        self.phase.load(Ordering::Acquire) == FRESH
+    }
+
     /// The engine parsed a head and hands the request to the gateway.
     pub fn request_started(&self) {
         self.phase.store(BUSY, Ordering::Release);
@@ -229,8 +237,12 @@ impl ReadAlarm {
         cx: &mut Context<'_>,
     ) -> Poll<Expiry> {
         loop {
-            if !self.0.is_armed() {
-                let _ = self.0.poll(timer, alarm(watch), cx);
+            // Armed for a later deadline than the phase now has (armed
+            // while fresh, for `header_read_timeout`, and the connection is
+            // now idle with a shorter `keep_alive`): move it earlier.
+            let wanted = alarm(watch);
+            if self.0.at.is_none_or(|at| wanted < at) {
+                let _ = self.0.poll(timer, wanted, cx);
             }
             let at = self.0.at.expect("armed just above");
             ready!(self.0.poll(timer, at, cx));
@@ -731,5 +743,32 @@ mod tests {
         assert!(at < Instant::now() + Duration::from_secs(6));
         watch.bytes_received();
         assert_eq!(watch.read_deadline().unwrap().1, Expiry::RequestTimeout);
+    }
+
+    #[test]
+    fn an_alarm_armed_while_fresh_moves_to_a_shorter_keep_alive() {
+        let mut config = Config::default();
+        config.keep_alive = Duration::from_millis(50);
+        config.header_read_timeout = Some(Duration::from_secs(30));
+        let watch = ConnWatch::new(&config);
+        let timer = crate::ThreadTimer;
+        let mut alarm = ReadAlarm::default();
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        // The first read waits before any byte came: armed for 30 s.
+        assert!(alarm.poll_expired(&watch, &timer, &mut cx).is_pending());
+        watch.bytes_received();
+        watch.request_started();
+        watch.response_finished();
+        // Idle now: the keep-alive (50 ms) decides, not the 30 s.
+        let started = Instant::now();
+        let expiry =
+            futures_lite::future::block_on(std::future::poll_fn(|cx| alarm.poll_expired(&watch, &timer, cx)));
+        assert_eq!(expiry, Expiry::Close);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

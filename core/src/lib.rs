@@ -68,12 +68,14 @@ mod input;
 pub mod latin1;
 pub mod middleware;
 mod pool;
+pub mod proxy_protocol;
 mod registry;
 pub mod request_error;
 mod server;
 mod start_response;
 pub mod testing;
 mod timer;
+pub mod tls;
 pub mod wire;
 
 pub use access_log::{AccessLog, AccessRecord};
@@ -83,12 +85,14 @@ pub use environ::{EnvValue, Environ, EnvironError};
 pub use error::{BoxError, ContractError};
 pub use errors_stream::{ErrorBuffer, ErrorLog, Errors, Level, Stderr};
 pub use input::{EngineBody, Input};
+pub use proxy_protocol::ProxyProtocol;
 pub use registry::{Registry, RegistryError};
 /// [`Backends::choose`] as a function over a list of backends.
 pub use server::choose as server_choose;
 pub use server::{
     AcceptBackoff, Addr, Backends, Bind, BindParseError, Config, ConnectionGuard, Dispatch, Engine, Launch,
-    Listener, Ready, Server, ServerHandle, UnderscoreHeaders, bind_all, unsupported_engine,
+    Listener, ListenerSetup, Prepared, Ready, Scheme, Server, ServerHandle, UnderscoreHeaders, Url, announce,
+    bind_all, unsupported_engine,
 };
 pub use start_response::{
     HOP_BY_HOP, HeaderPair, Respond, StartResponse, is_hop_by_hop, parse_header, parse_status,

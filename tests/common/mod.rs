@@ -6,6 +6,7 @@
 
 pub mod nginx;
 pub mod raw;
+pub mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -107,6 +108,8 @@ pub struct ChildServer {
     pub child: Child,
     pub addrs: Vec<String>,
     pub stderr: Option<std::process::ChildStderr>,
+    /// What it prints after it started serving, line by line.
+    pub stdout: std::sync::mpsc::Receiver<String>,
 }
 
 impl ChildServer {
@@ -147,14 +150,20 @@ impl ChildServer {
                 panic!("{what} did not report that it is serving; it said:\n{said}");
             };
             if let Some(url) = line.strip_prefix("rwsgi: listening on ") {
-                addrs.push(url.trim_start_matches("http://").to_owned());
+                // `SCHEME://HOST:PORT`, or a unix socket as is.
+                addrs.push(url.split_once("://").map_or(url, |(_, addr)| addr).to_owned());
             }
             if line.starts_with("rwsgi: serving ") {
                 break;
             }
         }
         let stderr = child.stderr.take();
-        ChildServer { child, addrs, stderr }
+        ChildServer {
+            child,
+            addrs,
+            stderr,
+            stdout: rx,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -40,96 +40,75 @@
 //! on any first use of async-std, but rwsgi puts no work on them; an
 //! application's own `async_std::task::spawn` does run there.
 
-mod listener;
-mod timer;
+mod tcp;
+mod unix;
 
 use std::io;
 use std::sync::Arc;
 
 use async_executor::Executor;
+use async_std::net::TcpListener;
+use async_std::os::unix::net::UnixListener;
 use rwsgi_core::gateway::Gateway;
-use rwsgi_core::{Addr, Application, Config, Engine, Listener, Server, ServerHandle};
+use rwsgi_core::{Addr, Application, Config, Engine, Listener, Prepared, Server, ServerHandle};
+use rwsgi_futures_io::{BlockOn, run_executor, spawn_accept, spawn_tls_reload};
 
-pub use timer::AsyncStdTimer;
+/// The timer the server gives its applications: async-io's.
+pub use rwsgi_futures_io::AsyncIoTimer as AsyncStdTimer;
 
-use listener::AsyncStdListener;
+use tcp::Tcp;
+use unix::Unix;
 
 /// A server on async-std.
 #[derive(Debug)]
-pub struct AsyncStdServer {
-    config: Config,
-    engine: Engine,
-    listeners: Vec<Listener>,
-    addrs: Vec<Addr>,
-    handle: ServerHandle,
-}
+pub struct AsyncStdServer(Prepared);
 
 impl Server for AsyncStdServer {
     const NAME: &'static str = "async-std";
     const ENGINES: &'static [Engine] = &[Engine::AsyncH1, Engine::H1];
 
     fn from_listeners(config: Config, listeners: Vec<Listener>) -> io::Result<Self> {
-        config
-            .validate()
-            .map_err(|msg| io::Error::new(io::ErrorKind::InvalidInput, msg))?;
-        let engine = config.engine.unwrap_or(Self::ENGINES[0]);
-        if !Self::ENGINES.contains(&engine) {
-            return Err(rwsgi_core::unsupported_engine(Self::NAME, engine, Self::ENGINES));
-        }
-        let addrs = listeners
-            .iter()
-            .map(Listener::local_addr)
-            .collect::<io::Result<_>>()?;
-        Ok(AsyncStdServer {
-            config,
-            engine,
-            listeners,
-            addrs,
-            handle: ServerHandle::new(),
-        })
+        Prepared::new(Self::NAME, Self::ENGINES, config, listeners).map(AsyncStdServer)
     }
 
     fn local_addrs(&self) -> Vec<Addr> {
-        self.addrs.clone()
+        self.0.addrs.clone()
     }
 
     fn handle(&self) -> ServerHandle {
-        self.handle.clone()
+        self.0.handle.clone()
     }
 
     fn run<A: Application>(self, app: A) -> io::Result<()> {
+        let setups = self.0.setups();
+        let Prepared {
+            config,
+            listeners,
+            tls,
+            handle,
+            ..
+        } = self.0;
         let executor = Arc::new(Executor::new());
         let timer: Arc<dyn rwsgi_core::Timer> = Arc::new(AsyncStdTimer);
-        let threads = self.config.io_threads;
-        let gateway = Gateway::new(app, self.config, Arc::clone(&timer), self.handle.clone());
-        for listener in self.listeners {
-            let listener = AsyncStdListener::adopt(listener);
-            let accept = listener.accept_loop(gateway.clone(), self.engine, Arc::downgrade(&executor));
-            executor.spawn(accept).detach();
+        let threads = config.io_threads;
+        let gateway = Gateway::new(app, config, Arc::clone(&timer), handle.clone());
+        for (listener, setup) in listeners.into_iter().zip(setups) {
+            match listener {
+                Listener::Tcp(l) => spawn_accept(&executor, Tcp(TcpListener::from(l)), &gateway, setup),
+                Listener::Unix(l) => spawn_accept(&executor, Unix(UnixListener::from(l)), &gateway, setup),
+            }
         }
+        spawn_tls_reload(&executor, tls, &gateway);
         drop(gateway);
-        // The other executor threads run until `stop` is dropped.
-        let (stop, stopped) = async_channel::bounded::<()>(1);
-        let others = (1..threads)
-            .map(|i| {
-                let executor = Arc::clone(&executor);
-                let stopped = stopped.clone();
-                std::thread::Builder::new()
-                    .name(format!("rwsgi-async-std-{i}"))
-                    .spawn(move || async_std::task::block_on(executor.run(stopped.recv())))
-            })
-            .collect::<io::Result<Vec<_>>>()?;
-        async_std::task::block_on(executor.run(async {
-            self.handle.shutdown_requested().await;
-            self.handle.drained(&*timer).await;
-        }));
-        drop(stop);
-        for thread in others {
-            let _ = thread.join();
-        }
-        // Whatever is still open past the deadline is dropped with the
-        // executor, which cancels its tasks.
-        drop(executor);
-        Ok(())
+        run_executor::<AsyncStd>(executor, threads, "rwsgi-async-std", &handle, &*timer)
+    }
+}
+
+/// async-std's way to drive a future on this thread.
+struct AsyncStd;
+
+impl BlockOn for AsyncStd {
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        async_std::task::block_on(future)
     }
 }

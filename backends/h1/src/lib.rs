@@ -143,7 +143,9 @@ fn wait_for_head<R: AsyncRead + Unpin>(
         if let Some(next) = input.buffered_head() {
             return Poll::Ready(next);
         }
-        if !input.has_buffered() && shutdown.as_mut().poll(cx).is_ready() {
+        // A connection that has received nothing yet is not idle: its first
+        // request may still be on its way.
+        if !input.has_buffered() && !watch.is_fresh() && shutdown.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Next::Eof);
         }
         match input.poll_fill(cx) {
@@ -170,7 +172,22 @@ async fn write_response<W: AsyncWrite + Unpin>(output: &mut Output<W>, response:
     output.head(&head);
     let framing = head.framing;
     loop {
-        match poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        // A body with nothing to give yet while bytes are queued: they go
+        // out first, so that a streaming body (server-sent events, a long
+        // poll) reaches the client while it waits.
+        let frame = poll_fn(|cx| match Pin::new(&mut body).poll_frame(cx) {
+            Poll::Ready(frame) => Poll::Ready(Some(frame)),
+            Poll::Pending if output.buffered() > 0 => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        })
+        .await;
+        let Some(frame) = frame else {
+            if poll_fn(|cx| output.poll_flush(cx)).await.is_err() {
+                return false;
+            }
+            continue;
+        };
+        match frame {
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     output.data(framing, &data);

@@ -71,12 +71,25 @@ where
     let mut conn = pin!(builder.serve_connection(io, service));
     let mut shutdown = pin!(handle.shutdown_requested());
     let mut closing = false;
+    let mut requested = false;
     let _ = poll_fn(|cx| {
-        if !closing && shutdown.as_mut().poll(cx).is_ready() {
-            closing = true;
-            conn.as_mut().graceful_shutdown();
+        if !requested {
+            requested = shutdown.as_mut().poll(cx).is_ready();
         }
-        conn.as_mut().poll(cx)
+        loop {
+            // hyper closes a connection that has read nothing yet at once;
+            // one just accepted may carry a request still on its way, so it
+            // is told only once bytes have come (or its header timeout ends
+            // it).
+            if requested && !closing && !watch.is_fresh() {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            let poll = conn.as_mut().poll(cx);
+            if poll.is_ready() || closing || !requested || watch.is_fresh() {
+                return poll;
+            }
+        }
     })
     .await;
 }

@@ -19,89 +19,90 @@
 //!
 //! `io_threads = 1` runs a current-thread runtime (one event loop, as
 //! tornado and gevent have); more runs tokio's multi-threaded scheduler with
-//! that many workers. Engines: `hyper` (the default) and `h1` (rwsgi-h1).
+//! that many workers. Engines: `hyper` (the default) and `h1` (rwsgi-h1);
+//! also the uwsgi protocol (`Engine::Uwsgi`, rwsgi-uwsgi-proto).
 
 mod io;
-mod listener;
+mod pipeline;
+mod tcp;
 mod timer;
+#[cfg(feature = "tls")]
+mod tls;
+mod unix;
 
 use std::io as stdio;
 use std::sync::Arc;
 
 use rwsgi_core::gateway::Gateway;
-use rwsgi_core::{Addr, Application, Config, Engine, Listener, Server, ServerHandle};
+use rwsgi_core::{Addr, Application, Config, Engine, Listener, Prepared, Server, ServerHandle};
+
+use pipeline::accept_loop;
 
 pub use timer::TokioTimer;
 
-use listener::TokioListener;
-
 /// A server on tokio.
 #[derive(Debug)]
-pub struct TokioServer {
-    config: Config,
-    engine: Engine,
-    listeners: Vec<Listener>,
-    addrs: Vec<Addr>,
-    handle: ServerHandle,
-}
+pub struct TokioServer(Prepared);
 
 impl Server for TokioServer {
     const NAME: &'static str = "tokio";
     const ENGINES: &'static [Engine] = &[Engine::Hyper, Engine::H1];
 
     fn from_listeners(config: Config, listeners: Vec<Listener>) -> stdio::Result<Self> {
-        config
-            .validate()
-            .map_err(|msg| stdio::Error::new(stdio::ErrorKind::InvalidInput, msg))?;
-        let engine = config.engine.unwrap_or(Self::ENGINES[0]);
-        if !Self::ENGINES.contains(&engine) {
-            return Err(rwsgi_core::unsupported_engine(Self::NAME, engine, Self::ENGINES));
-        }
-        let addrs = listeners
-            .iter()
-            .map(Listener::local_addr)
-            .collect::<stdio::Result<_>>()?;
-        Ok(TokioServer {
-            config,
-            engine,
-            listeners,
-            addrs,
-            handle: ServerHandle::new(),
-        })
+        Prepared::new(Self::NAME, Self::ENGINES, config, listeners).map(TokioServer)
     }
 
     fn local_addrs(&self) -> Vec<Addr> {
-        self.addrs.clone()
+        self.0.addrs.clone()
     }
 
     fn handle(&self) -> ServerHandle {
-        self.handle.clone()
+        self.0.handle.clone()
     }
 
     fn run<A: Application>(self, app: A) -> stdio::Result<()> {
-        let runtime = if self.config.io_threads == 1 {
+        let setups = self.0.setups();
+        let Prepared {
+            config,
+            listeners,
+            tls,
+            handle,
+            ..
+        } = self.0;
+        let runtime = if config.io_threads == 1 {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?
         } else {
             tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(self.config.io_threads)
+                .worker_threads(config.io_threads)
                 .enable_all()
                 .build()?
         };
         let timer: Arc<dyn rwsgi_core::Timer> = Arc::new(TokioTimer::new(runtime.handle().clone()));
         runtime.block_on(async {
-            let listeners = self
-                .listeners
-                .into_iter()
-                .map(TokioListener::adopt)
-                .collect::<stdio::Result<Vec<_>>>()?;
-            let gateway = Gateway::new(app, self.config, Arc::clone(&timer), self.handle.clone());
-            for listener in listeners {
-                tokio::spawn(listener.accept_loop(gateway.clone(), self.engine));
+            let gateway = Gateway::new(app, config, Arc::clone(&timer), handle.clone());
+            for (listener, setup) in listeners.into_iter().zip(setups) {
+                match listener {
+                    Listener::Tcp(l) => tokio::spawn(accept_loop(
+                        tokio::net::TcpListener::from_std(l)?,
+                        gateway.clone(),
+                        setup,
+                    )),
+                    Listener::Unix(l) => tokio::spawn(accept_loop(
+                        tokio::net::UnixListener::from_std(l)?,
+                        gateway.clone(),
+                        setup,
+                    )),
+                };
             }
-            self.handle.shutdown_requested().await;
-            self.handle.drained(&*timer).await;
+            if let Some(tls) = tls {
+                let log = gateway.config().error_log.clone();
+                tokio::spawn(rwsgi_core::tls::reload_on_request(tls, handle.clone(), log));
+            }
+            drop(gateway);
+            handle.shutdown_requested().await;
+            handle.drained(&*timer).await;
             stdio::Result::Ok(())
         })?;
         // Whatever is still open past the deadline is dropped with the

@@ -115,6 +115,10 @@ impl LogEntry {
 /// counts and logs the request.
 pub struct ResponseBody {
     first: Option<Bytes>,
+    /// The chunk that completes `Content-Length`, held until a pool thread
+    /// reports the application's body ended (and closed), so that PEP
+    /// 3333's `close()` comes before the client sees the response end.
+    last: Option<Bytes>,
     source: Source,
     /// Bytes still owed under Content-Length.
     remaining: Option<u64>,
@@ -145,6 +149,7 @@ impl ResponseBody {
         }
         ResponseBody {
             first: None,
+            last: None,
             // A bodiless response closes the application's body right away.
             source: if discard { Source::Done } else { source },
             remaining: declared,
@@ -163,6 +168,7 @@ impl ResponseBody {
         let len = bytes.len() as u64;
         ResponseBody {
             first: Some(bytes),
+            last: None,
             source: Source::Done,
             remaining: Some(len),
             declared: Some(len),
@@ -223,6 +229,57 @@ impl ResponseBody {
         Poll::Ready(Some(Err(err)))
     }
 
+    /// With the last chunk held: waits for the application's body to end
+    /// on its pool thread, then sends the chunk and ends.
+    fn poll_last(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        loop {
+            match ready!(self.source.poll_event(cx)) {
+                Event::Returned(environ) => {
+                    if let Some(log) = self.log.as_mut() {
+                        log.environ = Some(environ);
+                    }
+                }
+                Event::Chunk(chunk) if chunk.is_empty() => {}
+                Event::Head(..) | Event::Stream(_) => {}
+                Event::End => {
+                    // As at any end: read what the application left of the
+                    // request body first (bounded).
+                    if let Some(environ) = self.log.as_mut().and_then(|l| l.environ.as_mut()) {
+                        if environ
+                            .input
+                            .poll_discard(cx, &mut self.discard_budget)
+                            .is_pending()
+                        {
+                            self.source = Source::Ended;
+                            return Poll::Pending;
+                        }
+                    }
+                    return self.finish_last();
+                }
+                Event::Chunk(_) => {
+                    self.log_breach(&ContractError::BodyLongerThanContentLength {
+                        content_length: self.declared.unwrap_or_default(),
+                    });
+                    return self.finish_last();
+                }
+                Event::Failed(err) => {
+                    self.log_breach(&*err);
+                    return self.finish_last();
+                }
+            }
+        }
+    }
+
+    /// Sends the held chunk: the response is complete.
+    fn finish_last(&mut self) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let last = self.last.take().unwrap_or_default();
+        self.source = Source::Done;
+        let frame = self.chunk(last);
+        self.ended = true;
+        self.completed = true;
+        frame
+    }
+
     fn log_breach(&self, err: &(dyn std::error::Error + Send + Sync)) {
         let target = self
             .log
@@ -252,8 +309,17 @@ impl http_body::Body for ResponseBody {
             if this.ended {
                 return Poll::Ready(None);
             }
+            if this.last.is_some() {
+                return this.poll_last(cx);
+            }
             match ready!(this.source.poll_event(cx)) {
                 Event::Chunk(chunk) if chunk.is_empty() => {}
+                Event::Chunk(chunk)
+                    if this.remaining == Some(chunk.len() as u64)
+                        && matches!(this.source, Source::Channel { .. }) =>
+                {
+                    this.last = Some(chunk);
+                }
                 Event::Chunk(chunk) => return this.chunk(chunk),
                 Event::End => {
                     // Read what the application left of the request body
@@ -282,7 +348,7 @@ impl http_body::Body for ResponseBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.ended && self.first.is_none()
+        self.ended && self.first.is_none() && self.last.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -112,7 +112,22 @@ impl Gateway {
 
     /// Serves one request. `None` means the connection must be closed
     /// without a response (the error table says so).
-    pub async fn serve(&self, conn: &ConnInfo, mut head: RequestHead, body: EngineBody) -> Option<Response> {
+    pub async fn serve(&self, conn: &ConnInfo, head: RequestHead, body: EngineBody) -> Option<Response> {
+        self.serve_with(conn, head, body, |_| {}).await
+    }
+
+    /// Serves one request whose CGI variables a front end decided (the
+    /// uwsgi protocol, where nginx sends `PATH_INFO`, `SERVER_NAME`,
+    /// `REMOTE_ADDR`…): as [`serve`](Self::serve), and `adjust` sets them
+    /// on the environ built from `head`, before the application runs.
+    pub async fn serve_with(
+        &self,
+        conn: &ConnInfo,
+        mut head: RequestHead,
+        body: EngineBody,
+        adjust: impl FnOnce(&mut Environ),
+    ) -> Option<Response> {
+        self.0.handle.count_received();
         let config = &self.0.config;
         let started = config
             .access_log
@@ -130,8 +145,9 @@ impl Gateway {
             Ok(environ) => environ,
             Err(err) => return self.reject_unread(&err, body).await,
         };
+        adjust(&mut environ);
         environ.input = Input::from_engine(body, config.limit_request_body, self.input_timeout());
-        if self.0.pool.is_none() {
+        if self.0.pool.is_none() || config.buffer_request_body {
             // Inline, the application must never wait for the network.
             if let Err(err) = environ.input.buffer().await {
                 return self.reject(&err);

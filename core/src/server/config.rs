@@ -8,6 +8,8 @@ use std::time::Duration;
 use super::{Bind, Engine};
 use crate::Errors;
 use crate::access_log::AccessLog;
+use crate::proxy_protocol::ProxyProtocol;
+use crate::tls::TlsConfig;
 
 /// Where a synchronous application runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,6 +138,18 @@ pub struct Config {
     pub error_log: Errors,
     /// Where a line per request goes; `None`: no access log. Default: `None`.
     pub access_log: Option<Arc<dyn AccessLog>>,
+    /// Which listeners expect HAProxy's PROXY protocol header (v1 or v2)
+    /// before the request; `REMOTE_ADDR`/`REMOTE_PORT` then come from it.
+    /// Default: [`ProxyProtocol::Off`].
+    pub proxy_protocol: ProxyProtocol,
+    /// Read the whole request body before calling the application on a
+    /// thread pool too, as twisted.web does (a resource renders once the
+    /// request is complete); [`Dispatch::Inline`] always does. Default:
+    /// `false` (the body streams to a pool thread as it arrives).
+    pub buffer_request_body: bool,
+    /// TLS, on the listeners it names; `None`: plain HTTP. A backend
+    /// built without the `tls` feature refuses it at start. Default: `None`.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for Config {
@@ -168,6 +182,9 @@ impl Default for Config {
             multiprocess: false,
             error_log: Errors::default(),
             access_log: None,
+            proxy_protocol: ProxyProtocol::Off,
+            buffer_request_body: false,
+            tls: None,
         }
     }
 }

@@ -31,6 +31,7 @@ pub struct ServerHandle(Arc<Inner>);
 struct Inner {
     connections: AtomicUsize,
     requests: AtomicU64,
+    received: AtomicU64,
     /// Set once shutdown begins: the per-request check reads only this.
     shutting_down: std::sync::atomic::AtomicBool,
     deadline: Mutex<Option<Instant>>,
@@ -38,6 +39,9 @@ struct Inner {
     on_shutdown: Event,
     /// Fired whenever a connection closes.
     on_close: Event,
+    /// How many reloads were asked for, and fired by each.
+    reloads: AtomicU64,
+    on_reload: Event,
 }
 
 impl ServerHandle {
@@ -61,6 +65,29 @@ impl ServerHandle {
         self.0.on_shutdown.notify(usize::MAX);
     }
 
+    /// Asks the server to re-read what it can without a restart (its TLS
+    /// certificates): a personality's reload signal, for a server that
+    /// reloads in place. Connections open stay as they are.
+    pub fn reload(&self) {
+        self.0.reloads.fetch_add(1, Ordering::AcqRel);
+        self.0.on_reload.notify(usize::MAX);
+    }
+
+    /// Completes at the first [`reload`](ServerHandle::reload) asked for
+    /// after the `seen`-th, and updates `seen`. For backends: a task that
+    /// reloads the TLS configuration waits on this.
+    pub async fn reload_requested(&self, seen: &mut u64) {
+        loop {
+            let listener = self.0.on_reload.listen();
+            let now = self.0.reloads.load(Ordering::Acquire);
+            if now > *seen {
+                *seen = now;
+                return;
+            }
+            listener.await;
+        }
+    }
+
     /// Whether [`shutdown`](ServerHandle::shutdown) was called.
     pub fn is_shutting_down(&self) -> bool {
         self.0.shutting_down.load(Ordering::Acquire)
@@ -79,6 +106,13 @@ impl ServerHandle {
     /// Requests answered so far (including error responses).
     pub fn requests(&self) -> u64 {
         self.0.requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests whose head was read and handed to the gateway so far: once
+    /// the server is stopped, every one of them has been answered unless
+    /// its client left first.
+    pub fn requests_received(&self) -> u64 {
+        self.0.received.load(Ordering::Relaxed)
     }
 
     /// Completes when shutdown begins. For backends: the accept loops stop
@@ -137,6 +171,10 @@ impl ServerHandle {
 
     pub(crate) fn count_request(&self) {
         self.0.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_received(&self) {
+        self.0.received.fetch_add(1, Ordering::Relaxed);
     }
 }
 

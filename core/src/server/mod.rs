@@ -1,19 +1,23 @@
 //! The `Server` trait every backend implements, and what it is configured
 //! with.
 
+mod announce;
 mod bind;
 mod config;
 mod handle;
 mod launch;
+mod prepared;
 
 use std::fmt;
 use std::io;
 use std::str::FromStr;
 
+pub use announce::{Scheme, Url, announce};
 pub use bind::{Addr, Bind, BindParseError, Listener, bind_all};
 pub use config::{Config, Dispatch, UnderscoreHeaders};
 pub use handle::{AcceptBackoff, ConnectionGuard, ServerHandle};
 pub use launch::{Backends, Launch, Ready, choose};
+pub use prepared::{ListenerSetup, Prepared};
 
 use crate::Application;
 
@@ -28,10 +32,15 @@ pub enum Engine {
     AsyncH1,
     /// rwsgi-h1, rwsgi's own lean HTTP/1 engine.
     H1,
+    /// The uwsgi binary protocol (nginx's `uwsgi_pass`), rwsgi-uwsgi-proto.
+    /// Not an HTTP engine, so no backend lists it in
+    /// [`Server::ENGINES`]; every backend drives it when a configuration
+    /// asks for it.
+    Uwsgi,
 }
 
 impl Engine {
-    /// Every engine, in the order `--engine` lists them.
+    /// Every HTTP engine, in the order `--engine` lists them.
     pub const ALL: [Engine; 3] = [Engine::Hyper, Engine::AsyncH1, Engine::H1];
 
     /// The name `--engine` takes.
@@ -40,6 +49,7 @@ impl Engine {
             Engine::Hyper => "hyper",
             Engine::AsyncH1 => "async-h1",
             Engine::H1 => "h1",
+            Engine::Uwsgi => "uwsgi",
         }
     }
 }

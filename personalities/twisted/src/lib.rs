@@ -412,7 +412,10 @@ fn run(cli: Cli, registry: &Registry, backends: &dyn Backends, program: &str) ->
             );
         }
         if foreground {
-            announce(addrs, &format!("{spec} (twistd web, backend {backend})"));
+            rwsgi_core::announce(
+                addrs.iter().map(|a| (a, rwsgi_core::Scheme::Http)),
+                &format!("{spec} (twistd web, backend {backend})"),
+            );
         }
         *installed.lock().unwrap_or_else(|e| e.into_inner()) =
             Some(stop_on_signals(handle.clone(), graceful, ready_log.clone()));
@@ -568,21 +571,6 @@ fn take_lock(address: &str) -> Result<PathBuf, String> {
         }
     }
     Err(format!("{}: cannot take the lock", lock.display()))
-}
-
-/// Prints the lines rwsgi's subcommands print when they serve.
-fn announce(addrs: &[Addr], what: &str) {
-    use std::io::Write as _;
-    let mut out = io::stdout().lock();
-    for addr in addrs {
-        let url = match addr {
-            Addr::Tcp(a) => format!("http://{a}"),
-            other => other.to_string(),
-        };
-        let _ = writeln!(out, "rwsgi: listening on {url}");
-    }
-    let _ = writeln!(out, "rwsgi: serving {what}");
-    let _ = out.flush();
 }
 
 /// SIGTERM and SIGINT stop the reactor (in-flight requests get `graceful`

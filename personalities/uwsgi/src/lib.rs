@@ -37,8 +37,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use rwsgi_core::{
-    Addr, Application, Backends, Bind, Config, Dispatch, Engine, Listener, Registry, RegistryError, Server,
-    ServerHandle, SharedApp,
+    Addr, Application, Backends, Bind, Config, Dispatch, Engine, Listener, Registry, RegistryError, Scheme,
+    Server, ServerHandle, SharedApp,
 };
 
 use options::Settings;
@@ -445,26 +445,24 @@ fn shed_privileges(settings: &Settings) -> Result<(), String> {
 
 /// The lines rwsgi's subcommands print on standard output once bound.
 fn announce(groups: &[Group], spec: &str, backend: &str, workers: usize) {
-    use std::io::Write as _;
-    let mut out = io::stdout().lock();
-    for group in groups {
-        for listener in &group.listeners {
-            let url = match (listener.local_addr(), group.protocol) {
-                (Ok(Addr::Tcp(a)), Protocol::Http) => format!("http://{a}"),
-                (Ok(Addr::Tcp(a)), Protocol::Uwsgi) => format!("uwsgi://{a}"),
-                (Ok(addr @ Addr::Unix(_)), Protocol::Http) => addr.to_string(),
-                (Ok(addr @ Addr::Unix(_)), Protocol::Uwsgi) => format!("{addr} (uwsgi)"),
-                (Err(_), _) => continue,
+    let addrs: Vec<(Addr, Scheme)> = groups
+        .iter()
+        .flat_map(|group| {
+            let scheme = match group.protocol {
+                Protocol::Http => Scheme::Http,
+                Protocol::Uwsgi => Scheme::Uwsgi,
             };
-            let _ = writeln!(out, "rwsgi: listening on {url}");
-        }
-    }
-    let _ = writeln!(
-        out,
-        "rwsgi: serving {spec} (uwsgi, backend {backend}, {workers} worker{})",
-        if workers == 1 { "" } else { "s" }
+            group
+                .listeners
+                .iter()
+                .filter_map(move |l| Some((l.local_addr().ok()?, scheme)))
+        })
+        .collect();
+    let plural = if workers == 1 { "" } else { "s" };
+    rwsgi_core::announce(
+        addrs.iter().map(|(a, s)| (a, *s)),
+        &format!("{spec} (uwsgi, backend {backend}, {workers} worker{plural})"),
     );
-    let _ = out.flush();
 }
 
 /// Without a master: one process serves; HUP reloads the application in

@@ -5,22 +5,23 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-/// [`rwsgi_core::Timer`] on async-io's reactor (smol's `Timer`). The
+/// [`rwsgi_core::Timer`] on async-io's reactor (smol's and async-std's
+/// `Timer`, used directly because it can be moved to a new deadline). The
 /// reactor is process-wide and driven by whichever thread is blocked on
 /// it, so a sleep works from any thread — an executor thread or a pool
 /// thread reading a request body.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct SmolTimer;
+pub struct AsyncIoTimer;
 
-impl rwsgi_core::Timer for SmolTimer {
+impl rwsgi_core::Timer for AsyncIoTimer {
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn rwsgi_core::Sleep>> {
-        Box::pin(SmolSleep(smol::Timer::at(deadline)))
+        Box::pin(AsyncIoSleep(async_io::Timer::at(deadline)))
     }
 }
 
-struct SmolSleep(smol::Timer);
+struct AsyncIoSleep(async_io::Timer);
 
-impl Future for SmolSleep {
+impl Future for AsyncIoSleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -28,7 +29,7 @@ impl Future for SmolSleep {
     }
 }
 
-impl rwsgi_core::Sleep for SmolSleep {
+impl rwsgi_core::Sleep for AsyncIoSleep {
     fn reset(mut self: Pin<&mut Self>, deadline: Instant) {
         self.0.set_at(deadline);
     }

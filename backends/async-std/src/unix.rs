@@ -1,0 +1,27 @@
+//! Unix socket listeners.
+
+use std::io;
+use std::net::Shutdown;
+
+use async_std::os::unix::net::{UnixListener, UnixStream};
+use rwsgi_core::Addr;
+use rwsgi_core::gateway::ConnInfo;
+use rwsgi_futures_io::{Accept, Socket};
+
+/// A unix socket listener handed to async-std.
+pub(crate) struct Unix(pub(crate) UnixListener);
+
+impl Accept for Unix {
+    type Conn = Socket<UnixStream>;
+
+    async fn accept(&self) -> io::Result<(Self::Conn, ConnInfo)> {
+        let (stream, peer) = self.0.accept().await?;
+        let local = stream.local_addr()?;
+        let info = ConnInfo {
+            peer: Addr::from(peer),
+            local: Addr::from(local),
+            secure: false,
+        };
+        Ok((Socket::new(stream, |s| s.shutdown(Shutdown::Write)), info))
+    }
+}

@@ -1,0 +1,108 @@
+//! A connection from accept to engine: the PROXY header, the TLS
+//! handshake, then the engine (the tokio twin of rwsgi-futures-io).
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+
+use rwsgi_core::conn::{ConnIo, ConnWatch};
+use rwsgi_core::gateway::{ConnInfo, Gateway};
+use rwsgi_core::{AcceptBackoff, Engine, ListenerSetup, proxy_protocol};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
+
+use crate::io::CheckedStream;
+
+/// A listening socket.
+pub(crate) trait Accept: Send + Sync + 'static {
+    type Conn: Connection;
+
+    /// The next connection, with its addresses (`secure` false).
+    fn accept(&self) -> impl Future<Output = io::Result<(Self::Conn, ConnInfo)>> + Send;
+}
+
+/// A connected socket.
+pub(crate) trait Connection: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static {
+    type Reader: AsyncRead + Unpin + Send + Sync + 'static;
+    type Writer: AsyncWrite + Unpin + Send + Sync + 'static;
+
+    /// Separate handles for reading and writing: rwsgi-h1 and the uwsgi
+    /// protocol read the next request while a response is written.
+    fn into_halves(self) -> (Self::Reader, Self::Writer);
+}
+
+/// Accepts until shutdown, spawning a task per connection. Pauses while
+/// `max_connections` are open, and backs off when accept fails.
+pub(crate) async fn accept_loop<L: Accept>(listener: L, gateway: Gateway, setup: ListenerSetup) {
+    let handle = gateway.handle().clone();
+    let max = gateway.config().max_connections;
+    let mut backoff = AcceptBackoff::new();
+    let setup = Arc::new(setup);
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = handle.shutdown_requested() => return,
+            accepted = async {
+                handle.room_for_connection(max).await;
+                listener.accept().await
+            } => accepted,
+        };
+        match accepted {
+            Ok((conn, info)) => {
+                backoff.on_success();
+                let (gateway, setup, slot) = (gateway.clone(), Arc::clone(&setup), handle.connection());
+                tokio::spawn(async move {
+                    serve(conn, info, gateway, &setup).await;
+                    drop(slot);
+                });
+            }
+            Err(err) => {
+                let wait = backoff.on_error(&err, &gateway.config().error_log);
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+}
+
+async fn serve<C: Connection>(mut conn: C, mut info: ConnInfo, gateway: Gateway, setup: &ListenerSetup) {
+    if setup.proxy_protocol && !proxy_protocol::accept(&mut (&mut conn).compat(), &mut info, &gateway).await {
+        return;
+    }
+    match &setup.tls {
+        None => serve_engine(conn, info, gateway, setup.engine).await,
+        #[cfg(feature = "tls")]
+        Some(tls) => {
+            if let Some(conn) = crate::tls::handshake(conn, tls, &info, &gateway).await {
+                info.secure = true;
+                serve_engine(conn, info, gateway, setup.engine).await;
+            }
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(tls) => match **tls {},
+    }
+}
+
+async fn serve_engine<C: Connection>(conn: C, info: ConnInfo, gateway: Gateway, engine: Engine) {
+    let watch = ConnWatch::new(gateway.config());
+    match engine {
+        // hyper reads through the scanner and the timeouts of the IO
+        // policy; rwsgi-h1 and the uwsgi protocol apply their own.
+        Engine::Hyper => {
+            let policy = ConnIo::new(Arc::clone(&watch), Arc::clone(gateway.timer()), gateway.config());
+            let io = hyper_util::rt::TokioIo::new(CheckedStream::new(conn, policy));
+            rwsgi_hyper::serve_connection(io, info, gateway, watch).await;
+        }
+        Engine::H1 => {
+            let (read, write) = conn.into_halves();
+            rwsgi_h1::serve_connection(read.compat(), write.compat_write(), info, gateway, watch).await;
+        }
+        Engine::Uwsgi => {
+            let (read, write) = conn.into_halves();
+            rwsgi_uwsgi_proto::serve_connection(read.compat(), write.compat_write(), info, gateway, watch)
+                .await;
+        }
+        other => unreachable!("{other} was refused when the server was built"),
+    }
+}

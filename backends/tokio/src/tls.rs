@@ -1,0 +1,74 @@
+//! The TLS handshake of a listener that speaks TLS (tokio-rustls).
+
+use std::time::Duration;
+
+use rwsgi_core::Level;
+use rwsgi_core::gateway::{ConnInfo, Gateway};
+use rwsgi_core::tls::LoadedTls;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio_rustls::server::TlsStream;
+
+use crate::pipeline::Connection;
+
+/// A TLS session reads and writes through one state, so its halves share
+/// it behind a lock.
+impl<C: Connection> Connection for TlsStream<C> {
+    type Reader = ReadHalf<TlsStream<C>>;
+    type Writer = WriteHalf<TlsStream<C>>;
+
+    fn into_halves(self) -> (Self::Reader, Self::Writer) {
+        tokio::io::split(self)
+    }
+}
+
+/// The handshake, within the configured timeout; `None` (logged at debug
+/// level: any client can cause it) closes the connection.
+pub(crate) async fn handshake<C: Connection>(
+    conn: C,
+    tls: &LoadedTls,
+    info: &ConnInfo,
+    gateway: &Gateway,
+) -> Option<TlsStream<C>> {
+    let log = &gateway.config().error_log;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config());
+    let timeout = tls.settings().handshake_timeout;
+    match tokio::time::timeout(timeout, acceptor.accept(conn).into_fallible()).await {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err((err, conn))) => {
+            log.log(
+                Level::Debug,
+                format_args!("TLS handshake with {} failed: {err}", info.peer),
+            );
+            linger_close(conn).await;
+            None
+        }
+        Err(_) => {
+            log.log(
+                Level::Debug,
+                format_args!("TLS handshake with {} not done within {timeout:?}", info.peer),
+            );
+            None
+        }
+    }
+}
+
+/// Closes a connection whose client may still be sending (a plain HTTP
+/// request on a TLS port): our end first, then what it sends is read and
+/// dropped until it closes too (at most 2 s and 64 KiB), so that the close
+/// is a FIN, not a reset.
+async fn linger_close<C: Connection>(mut conn: C) {
+    if conn.shutdown().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut sink = [0u8; 4096];
+        let mut left: usize = 64 * 1024;
+        while left > 0 {
+            match conn.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+}

@@ -1,0 +1,365 @@
+//! TLS on every backend × engine compiled in: real clients (reqwest with
+//! rustls, and curl where it is installed) against certificates made in
+//! the test; mutual TLS accepted and refused; the handshake timeout; plain
+//! HTTP on a TLS port, and TLS on a plain one; certificates reloaded
+//! without dropping a connection; the binary's flags and its errors.
+
+#![cfg(feature = "tls")]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::nginx::TempDir;
+use common::tls::{Ca, client};
+use common::{ChildServer, DEADLINE, TestServer, wait_until};
+use rwsgi::tls::{ClientAuth, TlsConfig};
+use rwsgi::{Body, Config, Engine, Environ, Server, StartResponse};
+
+/// The scheme and HTTPS variable the application saw, and the body it
+/// read: `SCHEME HTTPS BYTES`.
+fn app(environ: &mut Environ, sr: &StartResponse) -> rwsgi::Result<Body> {
+    let body = environ.input.read_all()?;
+    let https = environ
+        .get("HTTPS")
+        .map(|v| v.into_owned())
+        .unwrap_or_else(|| "-".into());
+    sr.start("200 OK", [("Content-Type", "text/plain")])?;
+    Ok(Body::from(format!(
+        "{} {https} {}",
+        environ.url_scheme,
+        body.len()
+    )))
+}
+
+fn tls_config(engine: Engine, tls: TlsConfig) -> Config {
+    let mut config = common::config(engine);
+    config.tls = Some(tls);
+    config
+}
+
+/// Runs `check` against a server of every backend × engine.
+fn each_combo(config: impl Fn(Engine) -> Config, check: impl Fn(&str, &TestServer)) {
+    fn start<S: Server>(config: Config) -> TestServer {
+        TestServer::start::<S>(config, app)
+    }
+    let mut combos: Vec<(String, Engine, fn(Config) -> TestServer)> = Vec::new();
+    #[cfg(feature = "tokio-backend")]
+    combos.extend(rwsgi::TokioServer::ENGINES.iter().map(|&e| {
+        (
+            format!("tokio/{e}"),
+            e,
+            start::<rwsgi::TokioServer> as fn(Config) -> TestServer,
+        )
+    }));
+    #[cfg(feature = "smol-backend")]
+    combos.extend(rwsgi::SmolServer::ENGINES.iter().map(|&e| {
+        (
+            format!("smol/{e}"),
+            e,
+            start::<rwsgi::SmolServer> as fn(Config) -> TestServer,
+        )
+    }));
+    #[cfg(feature = "async-std-backend")]
+    combos.extend(rwsgi::AsyncStdServer::ENGINES.iter().map(|&e| {
+        (
+            format!("async-std/{e}"),
+            e,
+            start::<rwsgi::AsyncStdServer> as fn(Config) -> TestServer,
+        )
+    }));
+    for (name, engine, start) in combos {
+        let server = start(config(engine));
+        check(&name, &server);
+    }
+}
+
+fn https_url(server: &TestServer, path: &str) -> String {
+    format!("https://127.0.0.1:{}{path}", server.addr().port())
+}
+
+#[test]
+fn https_on_every_backend_and_engine() {
+    let dir = TempDir::new("tls-every");
+    let ca = Ca::new(&dir, "every");
+    let leaf = ca.server(&dir, "server");
+    let http = client(&ca, None);
+    each_combo(
+        |engine| tls_config(engine, TlsConfig::new(&leaf.cert_file, &leaf.key_file)),
+        |name, server| {
+            // Two requests, the second on the same kept-alive TLS session,
+            // one with a body larger than a TLS record.
+            for body in [Vec::new(), vec![7u8; 100_000]] {
+                let response = http
+                    .post(https_url(server, "/"))
+                    .body(body.clone())
+                    .send()
+                    .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+                assert_eq!(response.status(), 200, "{name}");
+                assert_eq!(
+                    response.text().unwrap(),
+                    format!("https on {}", body.len()),
+                    "{name}"
+                );
+            }
+            if let Some(out) = curl(&["--cacert", ca.file.to_str().unwrap(), &https_url(server, "/curl")]) {
+                assert_eq!(out, "https on 0", "{name}: curl");
+            }
+        },
+    );
+}
+
+/// curl's body for `args`, or `None` (said once) where curl is missing.
+fn curl(args: &[&str]) -> Option<String> {
+    match std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+    {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "curl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Some(String::from_utf8(out.stdout).unwrap())
+        }
+        Err(_) => {
+            eprintln!("curl is not installed: the reqwest checks stand alone");
+            None
+        }
+    }
+}
+
+#[test]
+fn mutual_tls_is_accepted_and_refused() {
+    let dir = TempDir::new("tls-mutual");
+    let ca = Ca::new(&dir, "mutual");
+    let leaf = ca.server(&dir, "server");
+    let member = ca.issue(&dir, "member", &["member.test"]);
+    let outsider_ca = Ca::new(&dir, "outsider");
+    let outsider = outsider_ca.issue(&dir, "outsider", &["outsider.test"]);
+    for (auth, anonymous_ok) in [(ClientAuth::Required, false), (ClientAuth::Optional, true)] {
+        each_combo(
+            |engine| {
+                let mut tls = TlsConfig::new(&leaf.cert_file, &leaf.key_file);
+                tls.client_ca_file = Some(ca.file.clone());
+                tls.client_auth = auth;
+                tls_config(engine, tls)
+            },
+            |name, server| {
+                let get = |identity| client(&ca, identity).get(https_url(server, "/")).send();
+                let ok = get(Some(&member))
+                    .unwrap_or_else(|e| panic!("{name} {auth:?}: a member is refused: {e:?}"));
+                assert_eq!(ok.status(), 200);
+                assert!(
+                    get(Some(&outsider)).is_err(),
+                    "{name} {auth:?}: a stranger's certificate is accepted"
+                );
+                assert_eq!(get(None).is_ok(), anonymous_ok, "{name} {auth:?}: no certificate");
+            },
+        );
+    }
+}
+
+#[test]
+fn a_silent_client_is_cut_after_the_handshake_timeout() {
+    let dir = TempDir::new("tls-timeout");
+    let ca = Ca::new(&dir, "timeout");
+    let leaf = ca.server(&dir, "server");
+    each_combo(
+        |engine| {
+            let mut tls = TlsConfig::new(&leaf.cert_file, &leaf.key_file);
+            tls.handshake_timeout = Duration::from_millis(500);
+            tls_config(engine, tls)
+        },
+        |name, server| {
+            let mut stream = TcpStream::connect(server.addr()).unwrap();
+            stream.set_read_timeout(Some(DEADLINE)).unwrap();
+            let connected = Instant::now();
+            let mut rest = Vec::new();
+            let _ = stream.read_to_end(&mut rest);
+            let waited = connected.elapsed();
+            assert!(
+                waited >= Duration::from_millis(500),
+                "{name}: cut after {waited:?}"
+            );
+            assert!(waited < DEADLINE, "{name}: never cut");
+            wait_until(DEADLINE, "the connection to be counted closed", || {
+                server.handle.connections() == 0
+            });
+        },
+    );
+}
+
+#[test]
+fn plain_http_on_a_tls_port_is_closed_and_tls_on_a_plain_port_gets_400() {
+    let dir = TempDir::new("tls-plain");
+    let ca = Ca::new(&dir, "plain");
+    let leaf = ca.server(&dir, "server");
+    each_combo(
+        |engine| tls_config(engine, TlsConfig::new(&leaf.cert_file, &leaf.key_file)),
+        |name, server| {
+            let mut stream = TcpStream::connect(server.addr()).unwrap();
+            stream.set_read_timeout(Some(DEADLINE)).unwrap();
+            stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            let mut answer = Vec::new();
+            // A clean close ends the read; a reset would be an error.
+            let read = stream.read_to_end(&mut answer);
+            assert!(read.is_ok(), "{name}: {read:?}");
+            assert!(!answer.starts_with(b"HTTP/"), "{name}: answered in plain HTTP");
+            // The listener still serves TLS.
+            let ok = client(&ca, None).get(https_url(server, "/")).send().unwrap();
+            assert_eq!(ok.status(), 200, "{name}");
+        },
+    );
+    each_combo(common::config, |name, server| {
+        let mut stream = TcpStream::connect(server.addr()).unwrap();
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        // The first bytes of a TLS ClientHello.
+        stream
+            .write_all(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        assert!(
+            answer.starts_with(b"HTTP/1.1 400 "),
+            "{name}: {:?}",
+            String::from_utf8_lossy(&answer)
+        );
+    });
+}
+
+#[test]
+fn a_reload_swaps_the_certificate_and_keeps_open_connections() {
+    let dir = TempDir::new("tls-reload");
+    let old_ca = Ca::new(&dir, "old");
+    let new_ca = Ca::new(&dir, "new");
+    let leaf = old_ca.server(&dir, "server");
+    each_combo(
+        |engine| tls_config(engine, TlsConfig::new(&leaf.cert_file, &leaf.key_file)),
+        |name, server| {
+            // A session opened before the reload, kept alive across it.
+            let before = client(&old_ca, None);
+            assert_eq!(before.get(https_url(server, "/")).send().unwrap().status(), 200);
+            let fresh = new_ca.server(&dir, "fresh");
+            std::fs::copy(&fresh.cert_file, &leaf.cert_file).unwrap();
+            std::fs::copy(&fresh.key_file, &leaf.key_file).unwrap();
+            server.handle.reload();
+            wait_until(DEADLINE, "new handshakes to use the new certificate", || {
+                client(&new_ca, None).get(https_url(server, "/")).send().is_ok()
+            });
+            assert!(
+                before
+                    .get(https_url(server, "/"))
+                    .send()
+                    .is_ok_and(|r| r.status() == 200),
+                "{name}: the connection opened before the reload was dropped"
+            );
+            // Back to the old pair for the next backend.
+            let again = old_ca.server(&dir, "again");
+            std::fs::copy(&again.cert_file, &leaf.cert_file).unwrap();
+            std::fs::copy(&again.key_file, &leaf.key_file).unwrap();
+        },
+    );
+}
+
+#[test]
+fn the_binary_takes_gunicorns_tls_flags_and_https_binds() {
+    let dir = TempDir::new("tls-binary");
+    let ca = Ca::new(&dir, "binary");
+    let leaf = ca.server(&dir, "server");
+    let (cert, key) = (leaf.cert_file.to_str().unwrap(), leaf.key_file.to_str().unwrap());
+    let server = ChildServer::start(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--bind",
+        "https://127.0.0.1:0",
+        "--certfile",
+        cert,
+        "--keyfile",
+        key,
+        "demo:environ",
+    ]);
+    assert!(server.addrs[1].starts_with("127.0.0.1:"), "{:?}", server.addrs);
+    let environ: serde_json::Value = client(&ca, None)
+        .get(format!("https://{}/", server.addrs[1]))
+        .send()
+        .and_then(|r| r.bytes())
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap();
+    assert_eq!(environ["wsgi.url_scheme"], "https");
+    assert_eq!(environ["HTTPS"], "on");
+    let plain: serde_json::Value = reqwest::blocking::get(format!("http://{}/", server.addrs[0]))
+        .and_then(|r| r.bytes())
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap();
+    assert_eq!(plain["wsgi.url_scheme"], "http");
+    assert!(plain.get("HTTPS").is_none());
+}
+
+#[test]
+fn bad_tls_settings_are_refused_at_start_naming_the_file() {
+    let dir = TempDir::new("tls-refused");
+    let ca = Ca::new(&dir, "refused");
+    let leaf = ca.server(&dir, "server");
+    let other = ca.server(&dir, "other");
+    let missing = dir.path("missing.pem");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rwsgi"))
+            .args(["--bind", "127.0.0.1:0"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    for (args, file) in [
+        (
+            vec![
+                "--certfile".into(),
+                s(&missing),
+                "--keyfile".into(),
+                s(&leaf.key_file),
+            ],
+            s(&missing),
+        ),
+        (
+            vec![
+                "--certfile".into(),
+                s(&leaf.cert_file),
+                "--keyfile".into(),
+                s(&other.key_file),
+            ],
+            s(&other.key_file),
+        ),
+        (
+            vec![
+                "--certfile".into(),
+                s(&leaf.key_file),
+                "--keyfile".into(),
+                s(&leaf.key_file),
+            ],
+            s(&leaf.key_file),
+        ),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, stderr) = run(&args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&file),
+            "{args:?}: the error does not name {file}: {stderr}"
+        );
+    }
+    let (code, stderr) = run(&["--certfile", &s(&leaf.cert_file)]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--keyfile"), "{stderr}");
+    let (code, stderr) = run(&["--bind", "https://127.0.0.1:0"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("https://"), "{stderr}");
+}
