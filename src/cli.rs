@@ -347,7 +347,8 @@ pub fn serve(args: &ServeArgs, registry: &Registry) -> Result<(), CliError> {
 
 /// Stops the server on signals, from a thread of its own (a signal handler
 /// only queues; the thread acts): SIGTERM and SIGINT shut down gracefully
-/// within `graceful`, a second one or SIGQUIT at once.
+/// within `graceful`, a second one or SIGQUIT at once; SIGHUP reloads the
+/// TLS certificate.
 ///
 /// # Errors
 ///
@@ -356,13 +357,19 @@ pub fn stop_on_signals(
     handle: ServerHandle,
     graceful: Duration,
 ) -> std::io::Result<signal_hook::iterator::Handle> {
-    use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGQUIT])?;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGHUP])?;
     let control = signals.handle();
     std::thread::Builder::new()
         .name("rwsgi-signals".into())
         .spawn(move || {
             for signal in signals.forever() {
+                if signal == SIGHUP {
+                    // One process, nothing to re-fork: re-read what can be
+                    // re-read in place (the TLS certificate).
+                    handle.reload();
+                    continue;
+                }
                 let quick = signal == SIGQUIT || handle.is_shutting_down();
                 handle.shutdown(if quick { Duration::ZERO } else { graceful });
             }

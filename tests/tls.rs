@@ -266,38 +266,86 @@ fn a_reload_swaps_the_certificate_and_keeps_open_connections() {
     );
 }
 
+/// Each command line's own TLS flags, with `{cert}` and `{key}` for the
+/// files: one TLS listener and one plain one, in that order of
+/// `listening on` lines (`https` first where the form allows).
+const COMMAND_LINES: &[(&str, &[&str])] = &[
+    (
+        "rwsgi (gunicorn's flags, https:// binds)",
+        &[
+            "--bind",
+            "https://127.0.0.1:0",
+            "--bind",
+            "127.0.0.1:0",
+            "--certfile",
+            "{cert}",
+            "--keyfile",
+            "{key}",
+            "demo:environ",
+        ],
+    ),
+    (
+        "rwsgi twistd (ssl: strports)",
+        &[
+            "twistd",
+            "-n",
+            "--pidfile",
+            "",
+            "web",
+            "--wsgi",
+            "demo.environ",
+            "--listen",
+            "ssl:port=0:privateKey={key}:certKey={cert}:interface=127.0.0.1",
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+        ],
+    ),
+    (
+        "rwsgi uwsgi (--https ADDR,CERT,KEY)",
+        &[
+            "uwsgi",
+            "--https",
+            "127.0.0.1:0,{cert},{key}",
+            "--http-socket",
+            "127.0.0.1:0",
+            "--module",
+            "demo:environ",
+        ],
+    ),
+];
+
+fn environ_over(client: &reqwest::blocking::Client, url: String) -> serde_json::Value {
+    client
+        .get(&url)
+        .send()
+        .and_then(|r| r.bytes())
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or_else(|e| panic!("{url}: {e:?}"))
+}
+
 #[test]
-fn the_binary_takes_gunicorns_tls_flags_and_https_binds() {
+fn every_command_line_takes_its_own_tls_flags() {
     let dir = TempDir::new("tls-binary");
     let ca = Ca::new(&dir, "binary");
     let leaf = ca.server(&dir, "server");
     let (cert, key) = (leaf.cert_file.to_str().unwrap(), leaf.key_file.to_str().unwrap());
-    let server = ChildServer::start(&[
-        "--bind",
-        "127.0.0.1:0",
-        "--bind",
-        "https://127.0.0.1:0",
-        "--certfile",
-        cert,
-        "--keyfile",
-        key,
-        "demo:environ",
-    ]);
-    assert!(server.addrs[1].starts_with("127.0.0.1:"), "{:?}", server.addrs);
-    let environ: serde_json::Value = client(&ca, None)
-        .get(format!("https://{}/", server.addrs[1]))
-        .send()
-        .and_then(|r| r.bytes())
-        .map(|b| serde_json::from_slice(&b).unwrap())
-        .unwrap();
-    assert_eq!(environ["wsgi.url_scheme"], "https");
-    assert_eq!(environ["HTTPS"], "on");
-    let plain: serde_json::Value = reqwest::blocking::get(format!("http://{}/", server.addrs[0]))
-        .and_then(|r| r.bytes())
-        .map(|b| serde_json::from_slice(&b).unwrap())
-        .unwrap();
-    assert_eq!(plain["wsgi.url_scheme"], "http");
-    assert!(plain.get("HTTPS").is_none());
+    for (name, args) in COMMAND_LINES {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("{cert}", cert).replace("{key}", key))
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let server = ChildServer::start(&args);
+        let secure = environ_over(&client(&ca, None), format!("https://{}/", server.addrs[0]));
+        assert_eq!(secure["wsgi.url_scheme"], "https", "{name}");
+        assert_eq!(secure["HTTPS"], "on", "{name}");
+        let plain = environ_over(
+            &reqwest::blocking::Client::new(),
+            format!("http://{}/", server.addrs[1]),
+        );
+        assert_eq!(plain["wsgi.url_scheme"], "http", "{name}");
+        assert!(plain.get("HTTPS").is_none(), "{name}");
+    }
 }
 
 #[test]
@@ -362,4 +410,65 @@ fn bad_tls_settings_are_refused_at_start_naming_the_file() {
     let (code, stderr) = run(&["--bind", "https://127.0.0.1:0"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("https://"), "{stderr}");
+}
+
+/// The command lines whose reload signal (HUP) re-reads the certificate,
+/// with `{cert}` and `{key}`; their first listener speaks TLS.
+const RELOADED_BY_HUP: &[(&str, &[&str])] = &[
+    (
+        "rwsgi (HUP: in place, connections kept)",
+        &[
+            "--bind",
+            "https://127.0.0.1:0",
+            "--certfile",
+            "{cert}",
+            "--keyfile",
+            "{key}",
+            "demo:environ",
+        ],
+    ),
+    (
+        "rwsgi uwsgi (HUP: a graceful reload)",
+        &[
+            "uwsgi",
+            "--https",
+            "127.0.0.1:0,{cert},{key}",
+            "--module",
+            "demo:environ",
+        ],
+    ),
+];
+
+#[test]
+fn hup_reloads_the_certificate() {
+    let dir = TempDir::new("tls-hup");
+    let old_ca = Ca::new(&dir, "old");
+    let new_ca = Ca::new(&dir, "new");
+    for (name, args) in RELOADED_BY_HUP {
+        let leaf = old_ca.server(&dir, "server");
+        let (cert, key) = (leaf.cert_file.to_str().unwrap(), leaf.key_file.to_str().unwrap());
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("{cert}", cert).replace("{key}", key))
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let server = ChildServer::start(&args);
+        let url = format!("https://{}/", server.addrs[0]);
+        assert_eq!(
+            environ_over(&client(&old_ca, None), url.clone())["HTTPS"],
+            "on",
+            "{name}"
+        );
+        let fresh = new_ca.server(&dir, "fresh");
+        std::fs::copy(&fresh.cert_file, &leaf.cert_file).unwrap();
+        std::fs::copy(&fresh.key_file, &leaf.key_file).unwrap();
+        let hup = std::process::Command::new("kill")
+            .args(["-HUP", &server.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(hup.success());
+        wait_until(DEADLINE, &format!("{name}: the new certificate"), || {
+            client(&new_ca, None).get(&url).send().is_ok()
+        });
+    }
 }

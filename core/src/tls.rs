@@ -66,6 +66,9 @@ impl TlsListeners {
 pub struct TlsConfig {
     /// The certificate chain, PEM, the server's own certificate first.
     pub cert_file: PathBuf,
+    /// More certificates of the chain, PEM, sent after `cert_file`'s
+    /// (twisted's `extraCertChain`). Default: none.
+    pub extra_chain_file: Option<PathBuf>,
     /// The private key, PEM (PKCS#8, PKCS#1 or SEC1; PKCS#8 may be
     /// encrypted, with [`key_password`](Self::key_password)).
     pub key_file: PathBuf,
@@ -90,6 +93,7 @@ impl TlsConfig {
     pub fn new(cert_file: impl Into<PathBuf>, key_file: impl Into<PathBuf>) -> Self {
         TlsConfig {
             cert_file: cert_file.into(),
+            extra_chain_file: None,
             key_file: key_file.into(),
             key_password: None,
             client_ca_file: None,
@@ -104,6 +108,7 @@ impl fmt::Debug for TlsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsConfig")
             .field("cert_file", &self.cert_file)
+            .field("extra_chain_file", &self.extra_chain_file)
             .field("key_file", &self.key_file)
             .field("key_password", &self.key_password.as_ref().map(|_| "…"))
             .field("client_ca_file", &self.client_ca_file)

@@ -76,8 +76,11 @@ impl TlsError {
 }
 
 fn server_config(settings: &TlsConfig) -> Result<rustls::ServerConfig, TlsError> {
-    let chain = certificates(&settings.cert_file)?;
+    let mut chain = certificates(&settings.cert_file)?;
     check_validity(&settings.cert_file, &chain[0])?;
+    if let Some(extra) = &settings.extra_chain_file {
+        chain.extend(certificates(extra)?);
+    }
     let key = private_key(&settings.key_file, settings.key_password.as_deref())?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))

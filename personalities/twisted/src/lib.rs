@@ -36,6 +36,7 @@ use rwsgi_core::{
 
 use daemon::Startup;
 use log::{CombinedLog, TwistdLog};
+use rwsgi_core::tls::{TlsConfig, TlsListeners};
 use strports::{Endpoint, SystemdSocket};
 
 /// twisted's WSGI pool: `twisted.python.threadpool.ThreadPool()`'s
@@ -197,6 +198,7 @@ struct Bound {
     description: String,
     listener: Listener,
     haproxy: bool,
+    tls: bool,
     /// A lock file and a socket file to remove at exit (unix endpoints).
     cleanup: Vec<PathBuf>,
 }
@@ -340,6 +342,7 @@ fn run(cli: Cli, registry: &Registry, backends: &dyn Backends, program: &str) ->
             .map(|(i, _)| i)
             .collect(),
     );
+    config.tls = tls_config(&endpoints, &bound).map_err(Failure::usage)?;
     config
         .validate()
         .map_err(|err| Failure::usage(format!("configuration: {err}")))?;
@@ -397,6 +400,9 @@ fn run(cli: Cli, registry: &Registry, backends: &dyn Backends, program: &str) ->
     let ready_log = log.clone();
     let ready_startup = Arc::clone(&startup);
     let foreground = global.nodaemon;
+    let schemes: Vec<rwsgi_core::Scheme> = (0..listeners.len())
+        .map(|i| rwsgi_core::tls::scheme(&config, i))
+        .collect();
     let mut launch = Launch::new(config, app);
     launch.listeners = Some(listeners);
     launch.ready = Some(Box::new(move |handle: &ServerHandle, addrs: &[Addr]| {
@@ -413,7 +419,7 @@ fn run(cli: Cli, registry: &Registry, backends: &dyn Backends, program: &str) ->
         }
         if foreground {
             rwsgi_core::announce(
-                addrs.iter().map(|a| (a, rwsgi_core::Scheme::Http)),
+                addrs.iter().zip(&schemes).map(|(a, s)| (a, *s)),
                 &format!("{spec} (twistd web, backend {backend})"),
             );
         }
@@ -437,6 +443,48 @@ fn run(cli: Cli, registry: &Registry, backends: &dyn Backends, program: &str) ->
         let _ = std::fs::remove_file(path);
     }
     served.map_err(|err| fail_startup(Failure::runtime(err.to_string())))
+}
+
+/// The TLS of the `ssl:` endpoints: one certificate for the server, so
+/// they must all name the same files.
+fn tls_config(endpoints: &[(String, Endpoint)], bound: &[Bound]) -> Result<Option<TlsConfig>, String> {
+    let mut tls: Option<TlsConfig> = None;
+    for (description, endpoint) in endpoints {
+        let Endpoint::Ssl {
+            private_key,
+            cert_key,
+            extra_cert_chain,
+            ..
+        } = endpoint.inner()
+        else {
+            continue;
+        };
+        let mut this = TlsConfig::new(cert_key, private_key);
+        this.extra_chain_file = extra_cert_chain.as_ref().map(Into::into);
+        match &tls {
+            Some(first)
+                if (&first.cert_file, &first.key_file, &first.extra_chain_file)
+                    != (&this.cert_file, &this.key_file, &this.extra_chain_file) =>
+            {
+                return Err(format!(
+                    "{description}: rwsgi serves one certificate per server; every ssl: endpoint must name the same privateKey, certKey and extraCertChain"
+                ));
+            }
+            Some(_) => {}
+            None => tls = Some(this),
+        }
+    }
+    Ok(tls.map(|mut tls| {
+        tls.listeners = TlsListeners::Only(
+            bound
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.tls)
+                .map(|(i, _)| i)
+                .collect(),
+        );
+        tls
+    }))
 }
 
 fn addr_bind(addr: io::Result<Addr>) -> io::Result<Bind> {
@@ -463,6 +511,12 @@ fn bind(endpoints: &[(String, Endpoint)], config: &Config) -> Result<Vec<Bound>,
                 port,
                 interface,
                 backlog,
+            }
+            | Endpoint::Ssl {
+                port,
+                interface,
+                backlog,
+                ..
             } => (
                 Bind::Tcp {
                     host: if interface.is_empty() {
@@ -513,6 +567,7 @@ fn bind(endpoints: &[(String, Endpoint)], config: &Config) -> Result<Vec<Bound>,
             description: description.clone(),
             listener: listeners.remove(0),
             haproxy: endpoint.is_haproxy(),
+            tls: matches!(endpoint.inner(), Endpoint::Ssl { .. }),
             cleanup,
         });
     }

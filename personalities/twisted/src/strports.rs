@@ -7,6 +7,7 @@
 //! | `tcp6:port=8080:interface=\:\:1` | TCP over IPv6 (interface default `::`); positional order `port`, `backlog`, `interface` |
 //! | `unix:address=/run/app.sock:mode=660:lockfile=1:backlog=50` | a unix socket (mode octal, default 666; `lockfile=1` takes `ADDRESS.lock`); positional order `address`, `mode`, `backlog`, `lockfile` |
 //! | `systemd:domain=INET:index=0`, `systemd:domain=UNIX:name=web` | a socket systemd passed (by position among `LISTEN_FDS`, or by `FileDescriptorName`) |
+//! | `ssl:port=8443:privateKey=key.pem:certKey=cert.pem` | TLS over TCP (rustls); `certKey` defaults to `privateKey` (one PEM holding both), `extraCertChain=chain.pem` adds the rest of the chain; positional order `port`, `privateKey`, `certKey`, `sslmethod`, `interface`, `backlog`, `extraCertChain`, `dhParameters` |
 //! | `haproxy:tcp:8080` | any of the above, expecting HAProxy's PROXY protocol (v1 or v2) first |
 //!
 //! The grammar is twisted's: `:` separates arguments, the first `=` in an
@@ -48,6 +49,21 @@ pub enum Endpoint {
         interface: String,
         /// The backlog (default 50).
         backlog: u32,
+    },
+    /// `ssl:`: TLS over TCP.
+    Ssl {
+        /// The port.
+        port: u16,
+        /// The interface; `""` is every IPv4 interface.
+        interface: String,
+        /// The backlog (default 50).
+        backlog: u32,
+        /// The private key file (default `server.pem`).
+        private_key: String,
+        /// The certificate file (default: `private_key`).
+        cert_key: String,
+        /// More certificates of the chain.
+        extra_cert_chain: Option<String>,
     },
     /// `unix:`: a unix socket.
     Unix {
@@ -211,6 +227,8 @@ enum Kind {
     Octal,
     Bool01,
     Text,
+    /// A parameter twisted has and rwsgi refuses, with why.
+    Unsupported(&'static str),
 }
 
 fn parse_args(description: &str, args: &[Arg]) -> Result<Endpoint, StrportsError> {
@@ -223,7 +241,7 @@ fn parse_args(description: &str, args: &[Arg]) -> Result<Endpoint, StrportsError
     if first.parts.len() != 1 || first.parts[0].is_empty() {
         return Err(err(
             first.span,
-            "expected an endpoint type first (tcp, tcp6, unix, systemd, haproxy)".into(),
+            "expected an endpoint type first (tcp, tcp6, ssl, unix, systemd, haproxy)".into(),
         ));
     }
     let kind = first.parts[0].as_str();
@@ -260,10 +278,26 @@ fn parse_args(description: &str, args: &[Arg]) -> Result<Endpoint, StrportsError
             }
             return Ok(Endpoint::Haproxy(Box::new(inner)));
         }
-        ("ssl", _) | (_, "tls") => {
+        ("ssl", _) => &[
+            ("port", Kind::Port),
+            ("privateKey", Kind::Text),
+            ("certKey", Kind::Text),
+            (
+                "sslmethod",
+                Kind::Unsupported("rustls negotiates TLS 1.2 or 1.3 itself"),
+            ),
+            ("interface", Kind::Text),
+            ("backlog", Kind::Int),
+            ("extraCertChain", Kind::Text),
+            (
+                "dhParameters",
+                Kind::Unsupported("rustls offers no finite-field Diffie-Hellman"),
+            ),
+        ],
+        (_, "tls") => {
             return Err(err(
                 first.span,
-                format!("{kind}: endpoints are not served by rwsgi (terminate TLS in front of it)"),
+                "tls: is a client endpoint; a server listens with ssl:port=…:privateKey=…".into(),
             ));
         }
         (_, "stdio") => return Err(err(first.span, "stdio: cannot serve HTTP connections".into())),
@@ -350,6 +384,23 @@ fn parse_args(description: &str, args: &[Arg]) -> Result<Endpoint, StrportsError
                 interface: text(&out[2], "::"),
             })
         }
+        "ssl" => {
+            let Converted::Int(port) = out[0] else {
+                return Err(missing("port"));
+            };
+            let private_key = text(&out[1], "server.pem");
+            Ok(Endpoint::Ssl {
+                port: port as u16,
+                cert_key: text(&out[2], &private_key),
+                private_key,
+                interface: text(&out[4], ""),
+                backlog: backlog(&out[5]),
+                extra_cert_chain: match &out[6] {
+                    Converted::Text(t) => Some(t.clone()),
+                    _ => None,
+                },
+            })
+        }
         "unix" => {
             let Converted::Text(address) = &out[0] else {
                 return Err(missing("address"));
@@ -428,6 +479,7 @@ fn convert(text: &str, kind: Kind) -> Result<Converted, String> {
             _ => Ok(Converted::Int(1)),
         },
         Kind::Text => Ok(Converted::Text(text.to_owned())),
+        Kind::Unsupported(why) => Err(format!("not supported: {why}")),
     }
 }
 
@@ -441,6 +493,35 @@ mod tests {
             interface: interface.into(),
             backlog,
         }
+    }
+
+    #[test]
+    fn ssl_endpoints() {
+        let ssl =
+            |port, private_key: &str, cert_key: &str, interface: &str, chain: Option<&str>| Endpoint::Ssl {
+                port,
+                interface: interface.into(),
+                backlog: 50,
+                private_key: private_key.into(),
+                cert_key: cert_key.into(),
+                extra_cert_chain: chain.map(Into::into),
+            };
+        assert_eq!(
+            parse("ssl:443"),
+            Ok(ssl(443, "server.pem", "server.pem", "", None))
+        );
+        assert_eq!(
+            parse("ssl:443:key.pem"),
+            Ok(ssl(443, "key.pem", "key.pem", "", None))
+        );
+        assert_eq!(
+            parse("ssl:port=8443:privateKey=k.pem:certKey=c.pem:interface=127.0.0.1:extraCertChain=ca.pem"),
+            Ok(ssl(8443, "k.pem", "c.pem", "127.0.0.1", Some("ca.pem")))
+        );
+        assert_eq!(
+            parse("haproxy:ssl:443:k.pem"),
+            Ok(Endpoint::Haproxy(Box::new(ssl(443, "k.pem", "k.pem", "", None))))
+        );
     }
 
     #[test]
@@ -574,7 +655,17 @@ mod tests {
                 "domain=AF_INET",
                 "INET, INET6 or UNIX",
             ),
-            ("ssl:443", "ssl", "not served"),
+            (
+                "ssl:443:sslmethod=TLSv1_2_METHOD",
+                "sslmethod=TLSv1_2_METHOD",
+                "rustls negotiates",
+            ),
+            (
+                "ssl:443:dhParameters=dh.pem",
+                "dhParameters=dh.pem",
+                "Diffie-Hellman",
+            ),
+            ("tls:example.com:443", "tls", "client endpoint"),
             ("", "", "endpoint type first"),
             (":80", "", "endpoint type first"),
             ("haproxy:haproxy:tcp:80", "haproxy", "cannot wrap"),

@@ -42,6 +42,7 @@ use rwsgi_core::{
 };
 
 use options::Settings;
+use rwsgi_core::tls::{ClientAuth, TlsConfig, TlsListeners};
 use scoreboard::Scoreboard;
 use worker::Control;
 
@@ -303,17 +304,32 @@ fn bind_groups(settings: &Settings, engine: Option<Engine>) -> Result<(Vec<Group
     } else {
         Protocol::Uwsgi
     };
-    let addresses: Vec<(&String, Protocol, &str)> = settings
+    let https = settings
+        .https
+        .iter()
+        .map(|spec| https_spec(spec).map_err(|e| (format!("--https {spec}: {e}"), 1)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let addresses: Vec<(&str, Protocol, &str, Option<&TlsConfig>)> = settings
         .http
         .iter()
-        .map(|a| (a, Protocol::Http, "http"))
+        .map(|a| (a.as_str(), Protocol::Http, "http", None))
+        .chain(
+            https
+                .iter()
+                .map(|(a, tls)| (*a, Protocol::Http, "https", Some(tls))),
+        )
         .chain(
             settings
                 .http_socket
                 .iter()
-                .map(|a| (a, Protocol::Http, "http-socket")),
+                .map(|a| (a.as_str(), Protocol::Http, "http-socket", None)),
         )
-        .chain(settings.socket.iter().map(|a| (a, socket_protocol, "socket")))
+        .chain(
+            settings
+                .socket
+                .iter()
+                .map(|a| (a.as_str(), socket_protocol, "socket", None)),
+        )
         .collect();
     if addresses.is_empty() {
         return Err((
@@ -323,7 +339,7 @@ fn bind_groups(settings: &Settings, engine: Option<Engine>) -> Result<(Vec<Group
     }
     let mut groups: Vec<Group> = Vec::new();
     let mut cleanup = Vec::new();
-    for (numbered, (addr, protocol, kind)) in addresses.into_iter().enumerate() {
+    for (numbered, (addr, protocol, kind, tls)) in addresses.into_iter().enumerate() {
         let bind = parse_address(addr, settings.chmod_socket).map_err(|e| (format!("--{kind} {e}"), 1))?;
         if let Bind::Unix { path, .. } = &bind {
             cleanup.push(path.clone());
@@ -350,21 +366,91 @@ fn bind_groups(settings: &Settings, engine: Option<Engine>) -> Result<(Vec<Group
             (Addr::Unix(_), _) => format!("uwsgi socket {numbered} bound to UNIX address {name} fd {fd}"),
         };
         log::line(settings.log_date, &line);
-        match groups.iter_mut().find(|g| g.protocol == protocol) {
-            Some(group) => {
+        let group = match groups.iter().position(|g| g.protocol == protocol) {
+            Some(at) => {
+                let group = &mut groups[at];
                 group.config.binds.extend(config.binds);
-                group.listeners.push(listener);
-                group.names.push(name);
+                group
             }
-            None => groups.push(Group {
-                config,
-                listeners: vec![listener],
-                names: vec![name],
-                protocol,
-            }),
+            None => {
+                groups.push(Group {
+                    config,
+                    listeners: Vec::new(),
+                    names: Vec::new(),
+                    protocol,
+                });
+                groups.last_mut().expect("just pushed")
+            }
+        };
+        if let Some(tls) = tls {
+            mark_tls(&mut group.config, group.listeners.len(), tls)
+                .map_err(|e| (format!("--https {addr}: {e}"), 1))?;
         }
+        group.listeners.push(listener);
+        group.names.push(name);
     }
     Ok((groups, cleanup))
+}
+
+/// `ADDR,CERT,KEY[,CIPHERS[,CLIENT_CA]]`, uWSGI's `--https` value: the
+/// address and the TLS settings (a `!` before the client CA makes client
+/// certificates required, else they are optional).
+fn https_spec(spec: &str) -> Result<(&str, TlsConfig), String> {
+    let parts: Vec<&str> = spec.split(',').collect();
+    let [addr, cert, key, rest @ ..] = &parts[..] else {
+        return Err("expected ADDR,CERT,KEY[,CIPHERS[,CLIENT_CA]]".into());
+    };
+    let mut tls = TlsConfig::new(cert, key);
+    match rest {
+        [] => {}
+        [ciphers, ..] if !ciphers.is_empty() => {
+            return Err(format!(
+                "the cipher list {ciphers:?} is OpenSSL's; rwsgi (rustls) chooses its cipher suites itself: leave the field empty"
+            ));
+        }
+        [_] => {}
+        [_, ca] => {
+            let (ca, auth) = match ca.strip_prefix('!') {
+                Some(ca) => (ca, ClientAuth::Required),
+                None => (*ca, ClientAuth::Optional),
+            };
+            tls.client_ca_file = Some(ca.into());
+            tls.client_auth = auth;
+        }
+        _ => return Err("too many fields: expected ADDR,CERT,KEY[,CIPHERS[,CLIENT_CA]]".into()),
+    }
+    Ok((addr, tls))
+}
+
+/// Marks the listener at `index` of a group as TLS with `tls`: one
+/// certificate per server, so every `--https` must name the same files.
+fn mark_tls(config: &mut Config, index: usize, tls: &TlsConfig) -> Result<(), String> {
+    match &mut config.tls {
+        None => {
+            let mut first = tls.clone();
+            first.listeners = TlsListeners::Only(vec![index]);
+            config.tls = Some(first);
+        }
+        Some(current) => {
+            let same = |t: &TlsConfig| {
+                (
+                    t.cert_file.clone(),
+                    t.key_file.clone(),
+                    t.client_ca_file.clone(),
+                    t.client_auth,
+                )
+            };
+            if same(current) != same(tls) {
+                return Err(
+                    "rwsgi serves one certificate per server: every --https must name the same files".into(),
+                );
+            }
+            if let TlsListeners::Only(list) = &mut current.listeners {
+                list.push(index);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The server configuration of one protocol group.
@@ -448,14 +534,13 @@ fn announce(groups: &[Group], spec: &str, backend: &str, workers: usize) {
     let addrs: Vec<(Addr, Scheme)> = groups
         .iter()
         .flat_map(|group| {
-            let scheme = match group.protocol {
-                Protocol::Http => Scheme::Http,
-                Protocol::Uwsgi => Scheme::Uwsgi,
-            };
-            group
-                .listeners
-                .iter()
-                .filter_map(move |l| Some((l.local_addr().ok()?, scheme)))
+            group.listeners.iter().enumerate().filter_map(move |(i, l)| {
+                let scheme = match group.protocol {
+                    Protocol::Http => rwsgi_core::tls::scheme(&group.config, i),
+                    Protocol::Uwsgi => Scheme::Uwsgi,
+                };
+                Some((l.local_addr().ok()?, scheme))
+            })
         })
         .collect();
     let plural = if workers == 1 { "" } else { "s" };

@@ -26,6 +26,8 @@ enum Takes {
 const OPTIONS: &[(&str, Option<char>, Takes)] = &[
     ("http", None, Takes::Value),
     ("http-socket", None, Takes::Value),
+    ("https", None, Takes::Value),
+    ("https-socket", None, Takes::Value),
     ("socket", Some('s'), Takes::Value),
     ("uwsgi-socket", None, Takes::Value),
     ("protocol", None, Takes::Value),
@@ -84,6 +86,8 @@ pub struct Settings {
     pub http: Vec<String>,
     /// `--http-socket`: HTTP on these addresses.
     pub http_socket: Vec<String>,
+    /// `--https`/`--https-socket`: HTTPS, each `ADDR,CERT,KEY[,CIPHERS[,CLIENT_CA]]`.
+    pub https: Vec<String>,
     /// `--socket`/`--uwsgi-socket`: the uwsgi protocol on these addresses.
     pub socket: Vec<String>,
     /// `--protocol`: the protocol of `--socket` (`uwsgi` or `http`).
@@ -162,6 +166,7 @@ impl Default for Settings {
         Settings {
             http: Vec::new(),
             http_socket: Vec::new(),
+            https: Vec::new(),
             socket: Vec::new(),
             protocol: "uwsgi".into(),
             module: None,
@@ -376,6 +381,7 @@ fn apply(
     match name {
         "http" => settings.http.push(value_of()?.to_owned()),
         "http-socket" => settings.http_socket.push(value_of()?.to_owned()),
+        "https" | "https-socket" => settings.https.push(value_of()?.to_owned()),
         "socket" | "uwsgi-socket" => settings.socket.push(value_of()?.to_owned()),
         "protocol" => {
             let v = value_of()?;
