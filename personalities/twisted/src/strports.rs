@@ -126,8 +126,10 @@ pub struct StrportsError {
 impl fmt::Display for StrportsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (start, end) = self.span;
-        let width = self.description[start..end.max(start)].chars().count().max(1);
-        let pad = self.description[..start].chars().count();
+        let chars =
+            |range: std::ops::Range<usize>| self.description.get(range).map_or(0, |s| s.chars().count());
+        let width = chars(start..end.max(start)).max(1);
+        let pad = chars(0..start);
         write!(
             f,
             "bad endpoint description: {}\n  {}\n  {}{}",
@@ -168,7 +170,12 @@ pub fn parse(description: &str) -> Result<Endpoint, StrportsError> {
 pub fn parse_bytes(description: &[u8]) -> Result<Endpoint, StrportsError> {
     let text = std::str::from_utf8(description).map_err(|err| StrportsError {
         description: String::from_utf8_lossy(description).into_owned(),
-        span: (err.valid_up_to(), err.valid_up_to() + 1),
+        // The lossy copy keeps the valid prefix; the first bad byte becomes
+        // U+FFFD, which the span covers whole.
+        span: (
+            err.valid_up_to(),
+            err.valid_up_to() + char::REPLACEMENT_CHARACTER.len_utf8(),
+        ),
         message: "the description is not UTF-8".into(),
     })?;
     parse(text)
@@ -685,5 +692,19 @@ mod tests {
             "{shown}"
         );
         assert!(parse_bytes(b"tcp:\xff").is_err());
+        // Found by the strports fuzz target: the caret line of a bad byte
+        // after multi-byte text.
+        let shown = parse_bytes(
+            "tcp:port=1:interface=é\u{1}"
+                .as_bytes()
+                .iter()
+                .copied()
+                .chain([0xff, b'x'])
+                .collect::<Vec<_>>()
+                .as_slice(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(shown.contains("not UTF-8"), "{shown}");
     }
 }
