@@ -34,41 +34,9 @@ use base64::Engine as _;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use common::TestServer;
+use common::{Combo, TestServer, combos};
 use common::raw::{Conn, get, post};
-use rwsgi::{Body, Config, Engine, Environ, Server, StartResponse, UnderscoreHeaders};
-
-/// One backend × engine.
-struct Combo {
-    name: String,
-    engine: Engine,
-    start: fn(Config) -> TestServer,
-}
-
-/// Every engine of every compiled backend.
-fn combos() -> Vec<Combo> {
-    fn add<S: Server>(combos: &mut Vec<Combo>) {
-        fn start<S: Server>(config: Config) -> TestServer {
-            TestServer::start::<S>(config, recorder)
-        }
-        for &engine in S::ENGINES {
-            combos.push(Combo {
-                name: format!("{}/{engine}", S::NAME),
-                engine,
-                start: start::<S>,
-            });
-        }
-    }
-    let mut combos = Vec::new();
-    #[cfg(feature = "tokio-backend")]
-    add::<rwsgi::TokioServer>(&mut combos);
-    #[cfg(feature = "smol-backend")]
-    add::<rwsgi::SmolServer>(&mut combos);
-    #[cfg(feature = "async-std-backend")]
-    add::<rwsgi::AsyncStdServer>(&mut combos);
-    assert!(combos.len() >= 2, "nothing to compare");
-    combos
-}
+use rwsgi::{Body, Config, Engine, Environ, StartResponse, UnderscoreHeaders};
 
 /// The status-line version an engine answers with — the one difference
 /// that stays: hyper answers an HTTP/1.0 request in HTTP/1.0, async-h1
@@ -241,7 +209,11 @@ struct Servers {
 impl Servers {
     fn new() -> Self {
         Servers {
-            combos: combos(),
+            combos: {
+                let combos = combos();
+                assert!(combos.len() >= 2, "nothing to compare");
+                combos
+            },
             running: BTreeMap::new(),
             differences: Vec::new(),
         }
@@ -266,7 +238,7 @@ impl Servers {
             let server = self
                 .running
                 .entry((i, key))
-                .or_insert_with(|| (combo.start)(config));
+                .or_insert_with(|| combo.start(config, recorder));
             let outcome = exchange(server, combo.engine, pieces, versions);
             let group = if combo.engine == Engine::Hyper {
                 &mut hyper

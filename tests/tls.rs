@@ -16,7 +16,7 @@ use common::nginx::TempDir;
 use common::tls::{Ca, client};
 use common::{ChildServer, DEADLINE, TestServer, wait_until};
 use rwsgi::tls::{ClientAuth, TlsConfig};
-use rwsgi::{Body, Config, Engine, Environ, Server, StartResponse};
+use rwsgi::{Body, Config, Engine, Environ, StartResponse};
 
 /// The scheme and HTTPS variable the application saw, and the body it
 /// read: `SCHEME HTTPS BYTES`.
@@ -42,37 +42,9 @@ fn tls_config(engine: Engine, tls: TlsConfig) -> Config {
 
 /// Runs `check` against a server of every backend × engine.
 fn each_combo(config: impl Fn(Engine) -> Config, check: impl Fn(&str, &TestServer)) {
-    fn start<S: Server>(config: Config) -> TestServer {
-        TestServer::start::<S>(config, app)
-    }
-    let mut combos: Vec<(String, Engine, fn(Config) -> TestServer)> = Vec::new();
-    #[cfg(feature = "tokio-backend")]
-    combos.extend(rwsgi::TokioServer::ENGINES.iter().map(|&e| {
-        (
-            format!("tokio/{e}"),
-            e,
-            start::<rwsgi::TokioServer> as fn(Config) -> TestServer,
-        )
-    }));
-    #[cfg(feature = "smol-backend")]
-    combos.extend(rwsgi::SmolServer::ENGINES.iter().map(|&e| {
-        (
-            format!("smol/{e}"),
-            e,
-            start::<rwsgi::SmolServer> as fn(Config) -> TestServer,
-        )
-    }));
-    #[cfg(feature = "async-std-backend")]
-    combos.extend(rwsgi::AsyncStdServer::ENGINES.iter().map(|&e| {
-        (
-            format!("async-std/{e}"),
-            e,
-            start::<rwsgi::AsyncStdServer> as fn(Config) -> TestServer,
-        )
-    }));
-    for (name, engine, start) in combos {
-        let server = start(config(engine));
-        check(&name, &server);
+    for combo in common::combos() {
+        let server = combo.start(config(combo.engine), app);
+        check(&combo.name, &server);
     }
 }
 

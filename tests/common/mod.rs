@@ -30,6 +30,47 @@ pub fn config(engine: Engine) -> Config {
     config
 }
 
+/// One backend × engine compiled in, able to start a server in the test
+/// process.
+pub struct Combo {
+    /// `backend/engine`.
+    pub name: String,
+    pub engine: Engine,
+    start: fn(Config, rwsgi::SharedApp) -> TestServer,
+}
+
+impl Combo {
+    /// A server of this backend with `config` (its engine set) and `app`.
+    pub fn start(&self, mut config: Config, app: impl Application) -> TestServer {
+        config.engine = Some(self.engine);
+        (self.start)(config, rwsgi::SharedApp::new(app))
+    }
+}
+
+/// Every engine of every backend compiled in.
+pub fn combos() -> Vec<Combo> {
+    fn add<S: Server>(combos: &mut Vec<Combo>) {
+        fn start<S: Server>(config: Config, app: rwsgi::SharedApp) -> TestServer {
+            TestServer::start::<S>(config, app)
+        }
+        for &engine in S::ENGINES {
+            combos.push(Combo {
+                name: format!("{}/{engine}", S::NAME),
+                engine,
+                start: start::<S>,
+            });
+        }
+    }
+    let mut combos = Vec::new();
+    #[cfg(feature = "tokio-backend")]
+    add::<rwsgi::TokioServer>(&mut combos);
+    #[cfg(feature = "smol-backend")]
+    add::<rwsgi::SmolServer>(&mut combos);
+    #[cfg(feature = "async-std-backend")]
+    add::<rwsgi::AsyncStdServer>(&mut combos);
+    combos
+}
+
 /// A server running in the test process, on its own thread.
 pub struct TestServer {
     pub addrs: Vec<Addr>,
