@@ -56,6 +56,7 @@ fn a_hello_request_costs_at_most_21_allocations() {
         peer: rwsgi::Addr::Tcp("127.0.0.1:5555".parse().unwrap()),
         local: rwsgi::Addr::Tcp("127.0.0.1:8000".parse().unwrap()),
         secure: false,
+        proxy: None,
     };
     let run = || {
         let mut headers = http::HeaderMap::new();

@@ -9,6 +9,8 @@
 
 #![cfg(feature = "gunicorn")]
 
+mod common;
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -1269,4 +1271,73 @@ fn nix_is_root() -> bool {
         .unwrap()
         .lines()
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}
+
+/// gunicorn's SSL flags: every bind speaks TLS; HUP's new workers read the
+/// certificate again (a broken one is refused and the old workers stay);
+/// wrong files and settings rustls cannot honour are errors at start.
+#[cfg(feature = "tls")]
+#[test]
+fn ssl_flags_serve_tls_and_hup_reloads_the_certificate() {
+    use common::nginx::TempDir;
+    use common::tls::{Ca, client};
+    let dir = TempDir::new("gunicorn-tls");
+    let old_ca = Ca::new(&dir, "old");
+    let leaf = old_ca.server(&dir, "server");
+    let (cert, key) = (leaf.cert_file.to_str().unwrap(), leaf.key_file.to_str().unwrap());
+    let g = Gunicorn::start(&["--certfile", cert, "--keyfile", key, "-w", "2", "demo:environ"]);
+    g.booted(2);
+    let url = format!("https://127.0.0.1:{}/", g.addr.port());
+    let body = client(&old_ca, None).get(&url).send().unwrap().text().unwrap();
+    assert!(body.contains("\"wsgi.url_scheme\": \"https\""), "{body}");
+    assert!(body.contains("\"HTTPS\": \"on\""), "{body}");
+
+    // A broken key: the reload is refused, the old workers serve on.
+    std::fs::write(&leaf.key_file, "not a key").unwrap();
+    g.signal("HUP");
+    let refused = g.err.wait_for("Reload failed");
+    assert!(refused.contains(key), "{refused}");
+    assert!(client(&old_ca, None).get(&url).send().is_ok());
+
+    // New files: HUP's workers use them.
+    let new_ca = Ca::new(&dir, "new");
+    let fresh = new_ca.server(&dir, "fresh");
+    std::fs::copy(&fresh.cert_file, &leaf.cert_file).unwrap();
+    std::fs::copy(&fresh.key_file, &leaf.key_file).unwrap();
+    g.signal("HUP");
+    wait_until("HUP's workers to use the new certificate", || {
+        client(&new_ca, None).get(&url).send().is_ok()
+    });
+    drop(g);
+
+    let missing = dir.path("missing.pem");
+    let (code, _, err) = run_to_end(
+        &[
+            "--certfile",
+            missing.to_str().unwrap(),
+            "--keyfile",
+            key,
+            "demo:hello",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(missing.to_str().unwrap()), "{err}");
+    let (code, _, err) = run_to_end(
+        &[
+            "--certfile",
+            cert,
+            "--keyfile",
+            key,
+            "--ciphers",
+            "HIGH",
+            "demo:hello",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("rustls"), "{err}");
+    let (code, _, err) = run_to_end(&["--certfile", cert, "demo:hello"], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--keyfile"), "{err}");
 }

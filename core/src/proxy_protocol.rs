@@ -78,6 +78,55 @@ impl ProxyProtocol {
     }
 }
 
+/// How a listener that expects PROXY headers treats what arrives.
+///
+/// The default is HAProxy's rule (twisted's `haproxy:` endpoints): every
+/// connection starts with a header of either version, from anyone; without
+/// one it is closed. gunicorn's `--proxy-protocol` is optional (plain HTTP
+/// is served too), limited to `--proxy-allow-from`, and answers a refused
+/// header in HTTP (400 malformed, 403 not allowed).
+#[derive(Clone, Debug, Default)]
+pub struct ProxyPolicy {
+    /// A connection may start with plain HTTP instead. Default: `false`.
+    pub optional: bool,
+    /// The versions accepted. Default: both.
+    pub versions: ProxyVersions,
+    /// The peers that may send a header; `None`: anyone. Default: `None`.
+    pub allow_from: Option<crate::middleware::TrustedPeers>,
+}
+
+/// Which versions of the header a listener accepts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProxyVersions {
+    /// Both (the default).
+    #[default]
+    Any,
+    /// The text form only.
+    V1,
+    /// The binary form only.
+    V2,
+}
+
+/// How a connection on a listener that expects PROXY headers begins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// With a header, which was read (and applied to the connection's
+    /// addresses); the request follows.
+    Header,
+    /// Without one, as the policy allows: these bytes, already read, begin
+    /// the request.
+    Plain(Vec<u8>),
+    /// It must be closed, after this answer if there is one (the policy is
+    /// optional, so the client may speak HTTP).
+    Refuse(Option<&'static [u8]>),
+}
+
+/// The answers of [`Start::Refuse`].
+const MALFORMED: &[u8] =
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nBad Request\n";
+const FORBIDDEN: &[u8] =
+    b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nForbidden\n";
+
 /// What a header says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProxyHeader {
@@ -306,14 +355,27 @@ pub async fn read_header<R: AsyncRead + Unpin + ?Sized>(
     timer: &dyn Timer,
     timeout: Option<Duration>,
 ) -> io::Result<ProxyHeader> {
+    match read_start(reader, timer, timeout).await? {
+        (Ok(header), _) => Ok(header),
+        (Err(err), _) => Err(io::Error::new(io::ErrorKind::InvalidData, err)),
+    }
+}
+
+/// Reads until a header is complete or cannot be one: the header or why
+/// not, and the bytes read (a header's, or the start of whatever it is).
+async fn read_start<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    timer: &dyn Timer,
+    timeout: Option<Duration>,
+) -> io::Result<(Result<ProxyHeader, ProxyError>, Vec<u8>)> {
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut sleep = Deadline::default();
     let mut buf: Vec<u8> = Vec::with_capacity(V1_MAX);
     loop {
         let want = match parse(&buf) {
-            Ok(Parsed::Complete { header, .. }) => return Ok(header),
+            Ok(Parsed::Complete { header, .. }) => return Ok((Ok(header), buf)),
             Ok(Parsed::Incomplete { at_least }) => at_least,
-            Err(err) => return Err(io::Error::new(io::ErrorKind::InvalidData, err)),
+            Err(err) => return Ok((Err(err), buf)),
         };
         let have = buf.len();
         buf.resize(want, 0);
@@ -347,34 +409,63 @@ pub async fn read_header<R: AsyncRead + Unpin + ?Sized>(
 /// Rewrites a connection's addresses as the header says.
 pub fn apply(info: &mut ConnInfo, header: &ProxyHeader) {
     if let ProxyHeader::Proxied { source, destination } = header {
-        info.peer = Addr::Tcp(*source);
+        info.proxy = Some(std::mem::replace(&mut info.peer, Addr::Tcp(*source)));
         info.local = Addr::Tcp(*destination);
     }
 }
 
-/// For backends: reads the PROXY header of a connection just accepted on a
-/// listener that expects one (within `header_read_timeout`) and rewrites
-/// `info`. `false` means the connection must be closed unanswered; the
-/// reason is logged (at debug level: any client can cause it).
+/// For backends: how a connection just accepted on a listener marked by
+/// [`Config::proxy_protocol`](crate::Config) begins, under
+/// [`Config::proxy_policy`](crate::Config), read within
+/// `header_read_timeout`; a header's addresses are applied to `info`.
+/// What is refused is logged at debug level (any client can cause it).
 pub async fn accept<R: AsyncRead + Unpin + ?Sized>(
     reader: &mut R,
     info: &mut ConnInfo,
     gateway: &Gateway,
-) -> bool {
+) -> Start {
     let config = gateway.config();
-    match read_header(reader, &**gateway.timer(), config.header_read_timeout).await {
-        Ok(header) => {
-            apply(info, &header);
-            true
+    let policy = &config.proxy_policy;
+    let refuse = |why: &dyn fmt::Display, answer: &'static [u8]| {
+        config.error_log.log(
+            Level::Debug,
+            format_args!("closing a connection from {}: {why}", info.peer),
+        );
+        Start::Refuse(policy.optional.then_some(answer))
+    };
+    let (parsed, bytes) = match read_start(reader, &**gateway.timer(), config.header_read_timeout).await {
+        Ok(read) => read,
+        Err(err) => return refuse(&err, MALFORMED),
+    };
+    let header = match parsed {
+        Ok(header) => header,
+        Err(ProxyError::NotProxy) if policy.optional => return Start::Plain(bytes),
+        Err(err) => return refuse(&err, MALFORMED),
+    };
+    let v1 = bytes.first() == Some(&b'P');
+    match (policy.versions, v1) {
+        (ProxyVersions::V1, false) => {
+            return refuse(&"a PROXY protocol v2 header where v1 is expected", MALFORMED);
         }
-        Err(err) => {
-            config.error_log.log(
-                Level::Debug,
-                format_args!("closing a connection from {}: {err}", info.peer),
-            );
-            false
+        (ProxyVersions::V2, true) => {
+            return refuse(&"a PROXY protocol v1 header where v2 is expected", MALFORMED);
         }
+        _ => {}
     }
+    let allowed = match (&policy.allow_from, &info.peer) {
+        (None, _) => true,
+        (Some(peers), Addr::Tcp(peer)) => peers.trusts_ip(peer.ip()),
+        // A unix peer is local: the machine's own proxy.
+        (Some(_), Addr::Unix(_)) => true,
+    };
+    if !allowed {
+        return refuse(
+            &"a PROXY protocol header from a peer not allowed to send one",
+            FORBIDDEN,
+        );
+    }
+    apply(info, &header);
+    Start::Header
 }
 
 #[cfg(test)]

@@ -151,6 +151,7 @@ fn serve(gateway: &Gateway, head: RequestHead, body: rwsgi_core::EngineBody) -> 
         peer: Addr::Tcp("192.0.2.1:40000".parse().unwrap()),
         local: Addr::Tcp("127.0.0.1:8000".parse().unwrap()),
         secure: false,
+        proxy: None,
     };
     block_on(gateway.serve(&conn, head, body)).expect("a valid request gets a response")
 }

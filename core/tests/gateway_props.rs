@@ -286,6 +286,7 @@ impl Case {
                 Addr::Tcp("[::1]:8443".parse().unwrap())
             },
             secure: self.secure,
+            proxy: None,
         }
     }
 

@@ -78,6 +78,7 @@ fuzz_target!(|request: Request| {
         },
         local: Addr::Tcp(([127, 0, 0, 1], 8000).into()),
         secure: request.secure,
+        proxy: None,
     };
     let body = Box::pin(Full::new(Bytes::from(request.body.clone())).map_err(|never| match never {}));
     futures_lite::future::block_on(async {

@@ -178,6 +178,7 @@ pub fn serve_h1(bytes: &[u8], chunk: usize, config: Config) -> (Vec<Seen>, Vec<u
         peer: Addr::Tcp(([127, 0, 0, 1], 40000).into()),
         local: Addr::Tcp(([127, 0, 0, 1], 8000).into()),
         secure: false,
+        proxy: None,
     };
     let out = Sink::default();
     futures_lite::future::block_on(rwsgi_h1::serve_connection(

@@ -19,6 +19,7 @@
 
 mod accept;
 mod executor;
+mod replay;
 mod socket;
 mod timer;
 #[cfg(feature = "tls")]
@@ -26,6 +27,7 @@ mod tls;
 
 pub use accept::{Accept, Task, accept_loop};
 pub use executor::{BlockOn, run_executor, spawn_accept, spawn_tls_reload};
+pub use replay::Replay;
 pub use socket::Socket;
 pub use timer::AsyncIoTimer;
 
@@ -34,7 +36,8 @@ use std::sync::Arc;
 use futures_io::{AsyncRead, AsyncWrite};
 use rwsgi_core::conn::{CheckedIo, ConnIo, ConnWatch};
 use rwsgi_core::gateway::{ConnInfo, Gateway};
-use rwsgi_core::{Engine, ListenerSetup, proxy_protocol};
+use rwsgi_core::proxy_protocol::{self, Start};
+use rwsgi_core::{Engine, ListenerSetup};
 
 /// A connected socket of a `futures-io` runtime.
 pub trait Connection: AsyncRead + AsyncWrite + Unpin + Send + 'static {
@@ -52,9 +55,18 @@ pub trait Connection: AsyncRead + AsyncWrite + Unpin + Send + 'static {
 
 /// Serves a connection just accepted, as `setup` says, until it closes.
 pub async fn serve<C: Connection>(mut conn: C, mut info: ConnInfo, gateway: Gateway, setup: &ListenerSetup) {
-    if setup.proxy_protocol && !proxy_protocol::accept(&mut conn, &mut info, &gateway).await {
-        return;
+    if !setup.proxy_protocol {
+        return serve_tls(conn, info, gateway, setup).await;
     }
+    let prefix = match proxy_protocol::accept(&mut conn, &mut info, &gateway).await {
+        Start::Header => Vec::new(),
+        Start::Plain(bytes) => bytes,
+        Start::Refuse(answer) => return refuse(conn, answer, &gateway).await,
+    };
+    serve_tls(Replay::new(conn, prefix), info, gateway, setup).await;
+}
+
+async fn serve_tls<C: Connection>(conn: C, mut info: ConnInfo, gateway: Gateway, setup: &ListenerSetup) {
     match &setup.tls {
         None => serve_engine(conn, info, gateway, setup.engine).await,
         #[cfg(feature = "tls")]
@@ -65,8 +77,41 @@ pub async fn serve<C: Connection>(mut conn: C, mut info: ConnInfo, gateway: Gate
             }
         }
         #[cfg(not(feature = "tls"))]
-        Some(tls) => match **tls {},
+        Some(tls) => {
+            let _ = &mut info;
+            match **tls {}
+        }
     }
+}
+
+/// Closes a connection that is refused before any engine sees it (a bad
+/// PROXY header, a failed TLS handshake), after `answer` if there is one:
+/// our end first, then what the client sends is read and dropped until it
+/// closes too (at most 2 s and 64 KiB), so that the close is a FIN, not a
+/// reset that could destroy the answer.
+pub(crate) async fn refuse<C: Connection>(mut conn: C, answer: Option<&[u8]>, gateway: &Gateway) {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
+    if let Some(answer) = answer {
+        if conn.write_all(answer).await.is_err() {
+            return;
+        }
+    }
+    if conn.close().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut sink = [0u8; 4096];
+        let mut left: usize = 64 * 1024;
+        while left > 0 {
+            match conn.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    drain
+        .or(gateway.timer().sleep(std::time::Duration::from_secs(2)))
+        .await;
 }
 
 async fn serve_engine<C: Connection>(conn: C, info: ConnInfo, gateway: Gateway, engine: Engine) {

@@ -1,8 +1,6 @@
 //! The TLS handshake of a listener that speaks TLS (futures-rustls).
 
-use std::time::Duration;
-
-use futures_lite::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use futures_lite::io::{ReadHalf, WriteHalf};
 use futures_lite::{FutureExt, io};
 use futures_rustls::server::TlsStream;
 use rwsgi_core::Level;
@@ -47,7 +45,7 @@ pub(crate) async fn handshake<C: Connection>(
                 Level::Debug,
                 format_args!("TLS handshake with {} failed: {err}", info.peer),
             );
-            linger_close(conn, gateway).await;
+            crate::refuse(conn, None, gateway).await;
             None
         }
         None => {
@@ -58,25 +56,4 @@ pub(crate) async fn handshake<C: Connection>(
             None
         }
     }
-}
-
-/// Closes a connection whose client may still be sending (a plain HTTP
-/// request on a TLS port): our end first, then what it sends is read and
-/// dropped until it closes too (at most 2 s and 64 KiB), so that the close
-/// is a FIN, not a reset.
-async fn linger_close<C: Connection>(mut conn: C, gateway: &Gateway) {
-    if conn.close().await.is_err() {
-        return;
-    }
-    let drain = async {
-        let mut sink = [0u8; 4096];
-        let mut left: usize = 64 * 1024;
-        while left > 0 {
-            match conn.read(&mut sink).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => left = left.saturating_sub(n),
-            }
-        }
-    };
-    drain.or(gateway.timer().sleep(Duration::from_secs(2))).await;
 }

@@ -19,11 +19,7 @@ impl Accept for Tcp {
         // Small responses must not wait for Nagle's algorithm.
         stream.set_nodelay(true)?;
         let local = stream.local_addr()?;
-        let info = ConnInfo {
-            peer: Addr::Tcp(peer),
-            local: Addr::Tcp(local),
-            secure: false,
-        };
+        let info = ConnInfo::new(Addr::Tcp(peer), Addr::Tcp(local));
         Ok((Socket::new(stream, |s| s.shutdown(Shutdown::Write)), info))
     }
 }

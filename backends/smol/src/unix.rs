@@ -17,11 +17,7 @@ impl Accept for Unix {
     async fn accept(&self) -> io::Result<(Self::Conn, ConnInfo)> {
         let (stream, peer) = self.0.accept().await?;
         let local = stream.local_addr()?;
-        let info = ConnInfo {
-            peer: Addr::from(peer),
-            local: Addr::from(local),
-            secure: false,
-        };
+        let info = ConnInfo::new(Addr::from(peer), Addr::from(local));
         Ok((Socket::new(stream, |s| s.shutdown(Shutdown::Write)), info))
     }
 }

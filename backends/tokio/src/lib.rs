@@ -24,6 +24,7 @@
 
 mod io;
 mod pipeline;
+mod replay;
 mod tcp;
 mod timer;
 #[cfg(feature = "tls")]

@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use rwsgi_core::conn::{ConnIo, ConnWatch};
 use rwsgi_core::gateway::{ConnInfo, Gateway};
-use rwsgi_core::{AcceptBackoff, Engine, ListenerSetup, proxy_protocol};
+use rwsgi_core::proxy_protocol::{self, Start};
+use rwsgi_core::{AcceptBackoff, Engine, ListenerSetup};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
 use crate::io::CheckedStream;
+use crate::replay::Replay;
 
 /// A listening socket.
 pub(crate) trait Accept: Send + Sync + 'static {
@@ -67,9 +69,18 @@ pub(crate) async fn accept_loop<L: Accept>(listener: L, gateway: Gateway, setup:
 }
 
 async fn serve<C: Connection>(mut conn: C, mut info: ConnInfo, gateway: Gateway, setup: &ListenerSetup) {
-    if setup.proxy_protocol && !proxy_protocol::accept(&mut (&mut conn).compat(), &mut info, &gateway).await {
-        return;
+    if !setup.proxy_protocol {
+        return serve_tls(conn, info, gateway, setup).await;
     }
+    let prefix = match proxy_protocol::accept(&mut (&mut conn).compat(), &mut info, &gateway).await {
+        Start::Header => Vec::new(),
+        Start::Plain(bytes) => bytes,
+        Start::Refuse(answer) => return refuse(conn, answer).await,
+    };
+    serve_tls(Replay::new(conn, prefix), info, gateway, setup).await;
+}
+
+async fn serve_tls<C: Connection>(conn: C, mut info: ConnInfo, gateway: Gateway, setup: &ListenerSetup) {
     match &setup.tls {
         None => serve_engine(conn, info, gateway, setup.engine).await,
         #[cfg(feature = "tls")]
@@ -80,8 +91,39 @@ async fn serve<C: Connection>(mut conn: C, mut info: ConnInfo, gateway: Gateway,
             }
         }
         #[cfg(not(feature = "tls"))]
-        Some(tls) => match **tls {},
+        Some(tls) => {
+            let _ = &mut info;
+            match **tls {}
+        }
     }
+}
+
+/// Closes a connection that is refused before any engine sees it (a bad
+/// PROXY header, a failed TLS handshake), after `answer` if there is one:
+/// our end first, then what the client sends is read and dropped until it
+/// closes too (at most 2 s and 64 KiB), so that the close is a FIN, not a
+/// reset that could destroy the answer.
+pub(crate) async fn refuse<C: Connection>(mut conn: C, answer: Option<&[u8]>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if let Some(answer) = answer {
+        if conn.write_all(answer).await.is_err() {
+            return;
+        }
+    }
+    if conn.shutdown().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut sink = [0u8; 4096];
+        let mut left: usize = 64 * 1024;
+        while left > 0 {
+            match conn.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
 }
 
 async fn serve_engine<C: Connection>(conn: C, info: ConnInfo, gateway: Gateway, engine: Engine) {

@@ -17,11 +17,7 @@ impl Accept for TcpListener {
         // Small responses must not wait for Nagle's algorithm.
         stream.set_nodelay(true)?;
         let local = stream.local_addr()?;
-        let info = ConnInfo {
-            peer: Addr::Tcp(peer),
-            local: Addr::Tcp(local),
-            secure: false,
-        };
+        let info = ConnInfo::new(Addr::Tcp(peer), Addr::Tcp(local));
         Ok((stream, info))
     }
 }

@@ -1,11 +1,9 @@
 //! The TLS handshake of a listener that speaks TLS (tokio-rustls).
 
-use std::time::Duration;
-
 use rwsgi_core::Level;
 use rwsgi_core::gateway::{ConnInfo, Gateway};
 use rwsgi_core::tls::LoadedTls;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{ReadHalf, WriteHalf};
 use tokio_rustls::server::TlsStream;
 
 use crate::pipeline::Connection;
@@ -39,7 +37,7 @@ pub(crate) async fn handshake<C: Connection>(
                 Level::Debug,
                 format_args!("TLS handshake with {} failed: {err}", info.peer),
             );
-            linger_close(conn).await;
+            crate::pipeline::refuse(conn, None).await;
             None
         }
         Err(_) => {
@@ -50,25 +48,4 @@ pub(crate) async fn handshake<C: Connection>(
             None
         }
     }
-}
-
-/// Closes a connection whose client may still be sending (a plain HTTP
-/// request on a TLS port): our end first, then what it sends is read and
-/// dropped until it closes too (at most 2 s and 64 KiB), so that the close
-/// is a FIN, not a reset.
-async fn linger_close<C: Connection>(mut conn: C) {
-    if conn.shutdown().await.is_err() {
-        return;
-    }
-    let drain = async {
-        let mut sink = [0u8; 4096];
-        let mut left: usize = 64 * 1024;
-        while left > 0 {
-            match conn.read(&mut sink).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => left = left.saturating_sub(n),
-            }
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
 }

@@ -15,11 +15,10 @@ impl Accept for UnixListener {
     async fn accept(&self) -> io::Result<(UnixStream, ConnInfo)> {
         let (stream, peer) = UnixListener::accept(self).await?;
         let local = stream.local_addr()?;
-        let info = ConnInfo {
-            peer: Addr::Unix(peer.as_pathname().map(Into::into)),
-            local: Addr::Unix(local.as_pathname().map(Into::into)),
-            secure: false,
-        };
+        let info = ConnInfo::new(
+            Addr::Unix(peer.as_pathname().map(Into::into)),
+            Addr::Unix(local.as_pathname().map(Into::into)),
+        );
         Ok((stream, info))
     }
 }

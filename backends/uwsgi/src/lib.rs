@@ -625,11 +625,7 @@ mod tests {
     use super::*;
 
     fn cgi(vars: &[(&[u8], &[u8])]) -> Result<Cgi, Refusal> {
-        let info = ConnInfo {
-            peer: Addr::Unix(None),
-            local: Addr::Unix(None),
-            secure: false,
-        };
+        let info = ConnInfo::new(Addr::Unix(None), Addr::Unix(None));
         Cgi::from_vars(vars, RequestKind::Wsgi, &info)
     }
 

@@ -55,7 +55,28 @@ pub struct ConnInfo {
     pub local: Addr,
     /// Whether the connection is TLS (`wsgi.url_scheme = https`, `HTTPS=on`).
     pub secure: bool,
+    /// The socket's own peer when a PROXY protocol header named the client
+    /// in `peer` (the environ's `rwsgi.proxy_peer`, for checks that must
+    /// trust the proxy, not the client).
+    pub proxy: Option<Addr>,
 }
+
+impl ConnInfo {
+    /// A plain connection from `peer` to `local`.
+    pub fn new(peer: Addr, local: Addr) -> Self {
+        ConnInfo {
+            peer,
+            local,
+            secure: false,
+            proxy: None,
+        }
+    }
+}
+
+/// The environ key of [`ConnInfo::proxy`], as a `String` value: the
+/// address (IP, without port) of the proxy that sent a PROXY protocol
+/// header.
+pub const PROXY_PEER: &str = "rwsgi.proxy_peer";
 
 /// A response for the engine to write: the head, then the body.
 #[derive(Debug)]

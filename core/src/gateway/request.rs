@@ -295,6 +295,9 @@ pub(crate) fn build_environ(
     if conn.secure {
         let _ = environ.set("HTTPS", "on");
     }
+    if let Some(Addr::Tcp(proxy)) = &conn.proxy {
+        environ.insert_value(super::PROXY_PEER, proxy.ip().to_string());
+    }
     Ok(environ)
 }
 
@@ -320,11 +323,10 @@ mod tests {
     }
 
     fn conn() -> ConnInfo {
-        ConnInfo {
-            peer: Addr::Tcp("10.0.0.9:5555".parse().unwrap()),
-            local: Addr::Tcp("127.0.0.1:8000".parse().unwrap()),
-            secure: false,
-        }
+        ConnInfo::new(
+            Addr::Tcp("10.0.0.9:5555".parse().unwrap()),
+            Addr::Tcp("127.0.0.1:8000".parse().unwrap()),
+        )
     }
 
     fn environ(h: RequestHead) -> Result<Box<Environ>, RequestError> {

@@ -54,13 +54,16 @@ impl TrustedPeers {
             return true;
         }
         let addr = addr.trim_start_matches('[').trim_end_matches(']');
-        addr.parse::<IpAddr>().is_ok_and(|ip| {
-            let ip = match ip {
-                IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-                v4 => v4,
-            };
-            self.nets.iter().any(|net| net.contains(&ip))
-        })
+        addr.parse::<IpAddr>().is_ok_and(|ip| self.trusts_ip(ip))
+    }
+
+    /// Whether a peer at this address is trusted.
+    pub fn trusts_ip(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.any || self.nets.iter().any(|net| net.contains(&ip))
     }
 }
 

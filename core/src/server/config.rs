@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{Bind, Engine};
 use crate::Errors;
 use crate::access_log::AccessLog;
-use crate::proxy_protocol::ProxyProtocol;
+use crate::proxy_protocol::{ProxyPolicy, ProxyProtocol};
 use crate::tls::TlsConfig;
 
 /// Where a synchronous application runs.
@@ -142,6 +142,9 @@ pub struct Config {
     /// before the request; `REMOTE_ADDR`/`REMOTE_PORT` then come from it.
     /// Default: [`ProxyProtocol::Off`].
     pub proxy_protocol: ProxyProtocol,
+    /// How those listeners treat what arrives: a header required (the
+    /// default, HAProxy's rule) or optional, which versions, from whom.
+    pub proxy_policy: ProxyPolicy,
     /// Read the whole request body before calling the application on a
     /// thread pool too, as twisted.web does (a resource renders once the
     /// request is complete); [`Dispatch::Inline`] always does. Default:
@@ -183,6 +186,7 @@ impl Default for Config {
             error_log: Errors::default(),
             access_log: None,
             proxy_protocol: ProxyProtocol::Off,
+            proxy_policy: ProxyPolicy::default(),
             buffer_request_body: false,
             tls: None,
         }

@@ -412,7 +412,13 @@ impl<'a> Master<'a> {
     /// the old ones once the new ones are up.
     fn reload(&mut self) {
         self.log.info(format_args!("Hang up: {}", self.master_name));
-        match settings::load(&self.start.args, &|k| std::env::var(k).ok()) {
+        let loaded = settings::load(&self.start.args, &|k| std::env::var(k).ok()).and_then(|new| {
+            // New workers read the certificate again: a broken one keeps the
+            // old workers rather than starting none.
+            settings::check_tls(&new).map_err(settings::LoadError::Config)?;
+            Ok(new)
+        });
+        match loaded {
             Ok(new) => match new.worker_class() {
                 Ok(class) => {
                     let rebind = new.bind != self.settings.bind;
@@ -439,17 +445,14 @@ impl<'a> Master<'a> {
                         }
                     }
                 }
-                Err(err) => self
-                    .log
-                    .error(format_args!("Reload failed, keeping the configuration: {err}")),
+                Err(err) => return self.reload_failed(&err),
             },
-            Err(err) => self.log.error(format_args!(
-                "Reload failed, keeping the configuration: {}",
-                match err {
+            Err(err) => {
+                return self.reload_failed(&match err {
                     settings::LoadError::Usage(e) => e.to_string(),
                     settings::LoadError::UsageMessage(m) | settings::LoadError::Config(m) => m,
-                }
-            )),
+                });
+            }
         }
         self.log.reopen();
         self.start.hooks.on_reload(&self.view());
@@ -476,6 +479,15 @@ impl<'a> Master<'a> {
             }
         }
         self.manage_workers();
+    }
+
+    /// A reload whose configuration (or certificate) is wrong changes
+    /// nothing: the workers serving now go on, since new ones could not boot.
+    fn reload_failed(&mut self, why: &str) {
+        self.log.error(format_args!(
+            "Reload failed, keeping the configuration and the workers: {why}"
+        ));
+        self.log.reopen();
     }
 
     /// `SIGUSR2`: start a new master from the same binary and arguments on

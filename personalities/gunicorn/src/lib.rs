@@ -46,7 +46,6 @@ mod daemon;
 mod glog;
 mod hooks;
 mod pidfile;
-mod proxy;
 mod scheme;
 pub mod settings;
 mod signals;
@@ -133,6 +132,12 @@ impl Gunicorn {
                 return 1;
             }
         };
+        // The certificate and key are read now, before any fork: a wrong
+        // file is an error naming it, not a worker that cannot boot.
+        if let Err(err) = settings::check_tls(&settings) {
+            eprintln!("\nError: {err}\n");
+            return 1;
+        }
         let backend = match backends.choose(settings.backend.as_deref(), settings.engine) {
             Ok(backend) => backend,
             Err(err) => {

@@ -51,8 +51,10 @@ impl<A: Application> Application for SecureScheme<A> {
             }
         }
         if let Some(secure) = verdict {
-            let peer = match environ.value::<crate::proxy::SocketPeer>(crate::proxy::SOCKET_PEER) {
-                Some(socket) => socket.0.clone(),
+            // Behind a PROXY protocol header, the proxy is the peer to trust
+            // (gunicorn checks the socket's peer), not the client it names.
+            let peer = match environ.value::<String>(rwsgi_core::gateway::PROXY_PEER) {
+                Some(proxy) => Some(proxy.clone()),
                 None => environ.remote_addr.clone(),
             };
             if self.trusted.trusts(peer.as_deref()) {

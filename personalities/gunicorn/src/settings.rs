@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 use clap::{ArgAction, Parser};
 use rwsgi_core::Engine;
+use rwsgi_core::tls::{ClientAuth, TlsConfig};
 
 use crate::glog::python_str_repr;
 
@@ -42,6 +43,17 @@ pub enum ProxyProtocol {
 }
 
 impl ProxyProtocol {
+    /// The versions a worker accepts; `None` when off.
+    pub(crate) fn versions(self) -> Option<rwsgi_core::proxy_protocol::ProxyVersions> {
+        use rwsgi_core::proxy_protocol::ProxyVersions;
+        match self {
+            ProxyProtocol::Off => None,
+            ProxyProtocol::V1 => Some(ProxyVersions::V1),
+            ProxyProtocol::V2 => Some(ProxyVersions::V2),
+            ProxyProtocol::Auto => Some(ProxyVersions::Any),
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             ProxyProtocol::Off => "off",
@@ -196,6 +208,22 @@ pub struct Settings {
     pub proxy_protocol: ProxyProtocol,
     /// `--proxy-allow-from` (`proxy_allow_ips`).
     pub proxy_allow_ips: String,
+    /// `--certfile`: TLS on every bind with this certificate chain.
+    pub certfile: Option<PathBuf>,
+    /// `--keyfile`: its private key.
+    pub keyfile: Option<PathBuf>,
+    /// `--ca-certs`: CA certificates client certificates must chain to.
+    pub ca_certs: Option<PathBuf>,
+    /// `--cert-reqs`: 0 none, 1 optional, 2 required (default 0).
+    pub cert_reqs: u8,
+    /// `--ssl-version`: only the default (TLS, negotiated) is served.
+    pub ssl_version: String,
+    /// `--ciphers`: refused (OpenSSL's syntax; rustls chooses its suites).
+    pub ciphers: Option<String>,
+    /// `--do-handshake-on-connect` (rwsgi always handshakes on accept).
+    pub do_handshake_on_connect: bool,
+    /// `--suppress-ragged-eofs` (default true).
+    pub suppress_ragged_eofs: bool,
     /// rwsgi's `--backend`: the runtime of each worker.
     pub backend: Option<String>,
     /// rwsgi's `--engine`: the HTTP engine of each worker.
@@ -256,6 +284,14 @@ impl Settings {
             loglevel: "info".into(),
             proxy_protocol: ProxyProtocol::Off,
             proxy_allow_ips: "127.0.0.1,::1".into(),
+            certfile: None,
+            keyfile: None,
+            ca_certs: None,
+            cert_reqs: 0,
+            ssl_version: "2".into(),
+            ciphers: None,
+            do_handshake_on_connect: false,
+            suppress_ragged_eofs: true,
             backend: None,
             engine: None,
             io_threads: None,
@@ -269,6 +305,43 @@ impl Settings {
     /// An unknown class.
     pub fn worker_class(&self) -> Result<WorkerClass, String> {
         WorkerClass::resolve(&self.worker_class, self.threads)
+    }
+
+    /// The TLS of every bind, from `--certfile` and friends.
+    ///
+    /// # Errors
+    ///
+    /// A key without a certificate or the reverse; an `--ssl-version` or
+    /// `--ciphers` that rustls cannot honour, with why.
+    pub fn tls(&self) -> Result<Option<TlsConfig>, String> {
+        if !matches!(
+            self.ssl_version.to_ascii_uppercase().as_str(),
+            "2" | "17"
+                | "TLS"
+                | "TLS_SERVER"
+                | "PROTOCOL_TLS"
+                | "PROTOCOL_TLS_SERVER"
+                | "_SSLMETHOD.PROTOCOL_TLS"
+        ) {
+            return Err(format!(
+                "ssl_version {:?}: rwsgi (rustls) negotiates TLS 1.2 or 1.3 and cannot pin a version; leave it unset",
+                self.ssl_version
+            ));
+        }
+        if let Some(ciphers) = self.ciphers.as_deref().filter(|c| !c.is_empty()) {
+            return Err(format!(
+                "ciphers {ciphers:?}: a cipher list is OpenSSL's; rwsgi (rustls) chooses its cipher suites itself"
+            ));
+        }
+        let auth = ClientAuth::from_cert_reqs(self.cert_reqs)?;
+        let (_, tls) = rwsgi_core::tls::from_flags(
+            &[],
+            self.certfile.as_deref(),
+            self.keyfile.as_deref(),
+            self.ca_certs.as_deref(),
+            auth,
+        )?;
+        Ok(tls)
     }
 
     /// `--print-config`: every setting as `name = value`, sorted, names
@@ -347,6 +420,14 @@ impl Settings {
             ("preload_app", flag(self.preload_app)),
             ("print_config", flag(self.print_config)),
             ("proxy_allow_ips", list(&split_list(&self.proxy_allow_ips))),
+            ("ca_certs", path(&self.ca_certs)),
+            ("cert_reqs", self.cert_reqs.to_string()),
+            ("certfile", path(&self.certfile)),
+            ("ciphers", opt(&self.ciphers)),
+            ("do_handshake_on_connect", flag(self.do_handshake_on_connect)),
+            ("keyfile", path(&self.keyfile)),
+            ("ssl_version", self.ssl_version.clone()),
+            ("suppress_ragged_eofs", flag(self.suppress_ragged_eofs)),
             ("proxy_protocol", self.proxy_protocol.name().to_owned()),
             ("raw_env", list(&self.raw_env)),
             ("reuse_port", flag(self.reuse_port)),
@@ -480,6 +561,19 @@ impl Settings {
                 };
             }
             "proxy_allow_ips" => self.proxy_allow_ips = comma_list()?,
+            "certfile" => self.certfile = Some(PathBuf::from(string()?)),
+            "keyfile" => self.keyfile = Some(PathBuf::from(string()?)),
+            "ca_certs" => self.ca_certs = Some(PathBuf::from(string()?)),
+            "cert_reqs" => self.cert_reqs = u8::try_from(int()?).map_err(|_| bad("0, 1 or 2"))?,
+            "ssl_version" => {
+                self.ssl_version = match value {
+                    toml::Value::Integer(n) => n.to_string(),
+                    _ => string()?,
+                };
+            }
+            "ciphers" => self.ciphers = Some(string()?),
+            "do_handshake_on_connect" => self.do_handshake_on_connect = boolean()?,
+            "suppress_ragged_eofs" => self.suppress_ragged_eofs = boolean()?,
             "backend" => self.backend = Some(string()?),
             "engine" => self.engine = Some(string()?.parse()?),
             "io_threads" => self.io_threads = Some(usize_()?),
@@ -532,7 +626,27 @@ impl Settings {
                 }
             )*};
         }
-        set_some!(pidfile, worker_tmp_dir, accesslog, backend, engine, io_threads);
+        set_some!(
+            pidfile,
+            worker_tmp_dir,
+            accesslog,
+            backend,
+            engine,
+            io_threads,
+            certfile,
+            keyfile,
+            ca_certs,
+            ciphers
+        );
+        if let Some(n) = cli.cert_reqs {
+            self.cert_reqs = n;
+        }
+        if let Some(v) = &cli.ssl_version {
+            self.ssl_version.clone_from(v);
+        }
+        if let Some(v) = cli.suppress_ragged_eofs {
+            self.suppress_ragged_eofs = v;
+        }
         if let Some(user) = &cli.user {
             self.user = Some(resolve_user(user)?);
         }
@@ -552,13 +666,28 @@ impl Settings {
             preload_app,
             reuse_port,
             daemon,
-            initgroups
+            initgroups,
+            do_handshake_on_connect
         );
         if !cli.raw_env.is_empty() {
             self.raw_env.clone_from(&cli.raw_env);
         }
         Ok(())
     }
+}
+
+/// Loads the TLS files `settings` name, to report a wrong one at start
+/// (or at a reload) rather than in every worker.
+///
+/// # Errors
+///
+/// The error that names the file.
+pub fn check_tls(settings: &Settings) -> Result<(), String> {
+    let mut config = rwsgi_core::Config::default();
+    config.tls = settings.tls()?;
+    rwsgi_core::tls::load_for(&config)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 fn split_list(list: &str) -> Vec<String> {
@@ -746,6 +875,30 @@ pub(crate) struct Cli {
     /// Front-end's IPs from which allowed accept proxy requests (comma separated) ['127.0.0.1,::1']
     #[arg(long = "proxy-allow-from", value_name = "STRING")]
     proxy_allow_ips: Option<String>,
+    /// SSL certificate file [None]
+    #[arg(long = "certfile", value_name = "FILE")]
+    certfile: Option<PathBuf>,
+    /// SSL key file [None]
+    #[arg(long = "keyfile", value_name = "FILE")]
+    keyfile: Option<PathBuf>,
+    /// CA certificates file [None]
+    #[arg(long = "ca-certs", value_name = "FILE")]
+    ca_certs: Option<PathBuf>,
+    /// Whether client certificate is required: 0 none, 1 optional, 2 required [0]
+    #[arg(long = "cert-reqs", value_name = "INT")]
+    cert_reqs: Option<u8>,
+    /// SSL version to use (rwsgi: only the default, TLS negotiated) [2]
+    #[arg(long = "ssl-version", value_name = "STRING")]
+    ssl_version: Option<String>,
+    /// SSL Cipher suite to use (rwsgi: refused; rustls chooses) [None]
+    #[arg(long = "ciphers", value_name = "STRING")]
+    ciphers: Option<String>,
+    /// Whether to perform SSL handshake on socket connect (rwsgi always does) [False]
+    #[arg(long = "do-handshake-on-connect")]
+    do_handshake_on_connect: bool,
+    /// Suppress ragged EOFs (see stdlib ssl module's) [True]
+    #[arg(long = "suppress-ragged-eofs", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    suppress_ragged_eofs: Option<bool>,
     /// rwsgi: the runtime each worker runs (tokio, smol, async-std, among those compiled in)
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
@@ -832,6 +985,7 @@ pub fn load(args: &[OsString], env: &dyn Fn(&str) -> Option<String>) -> Result<S
         }
     }
     settings.worker_class().map_err(LoadError::Config)?;
+    settings.tls().map_err(LoadError::Config)?;
     Ok(settings)
 }
 

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rwsgi_core::middleware::TrustedPeers;
+use rwsgi_core::proxy_protocol::ProxyPolicy;
 use rwsgi_core::{
     Application, Backends, Body, BoxError, Config, Dispatch, Environ, Launch, Listener, Registry,
     ServerHandle, SharedApp, StartResponse,
@@ -23,9 +24,8 @@ use rwsgi_core::{
 
 use crate::glog::{Log, WorkerAccess};
 use crate::hooks::{Arbiter, Hooks, Worker};
-use crate::proxy;
 use crate::scheme::SecureScheme;
-use crate::settings::{MAX_HEADERS, MAX_REQUEST_LINE, ProxyProtocol, Settings, WorkerClass};
+use crate::settings::{MAX_HEADERS, MAX_REQUEST_LINE, Settings, WorkerClass};
 use crate::tmp::WorkerTmp;
 
 /// A worker could not boot (gunicorn's `WORKER_BOOT_ERROR`): the master
@@ -158,37 +158,16 @@ fn serve(boot: Boot<'_>, worker: &Worker) -> i32 {
     };
     boot.hooks.post_worker_init(worker);
 
-    let mut listeners = boot.listeners;
-    let mut app = app;
-    if settings.proxy_protocol != ProxyProtocol::Off {
-        let allow = match settings.proxy_allow_ips.parse::<TrustedPeers>() {
-            Ok(allow) => allow,
-            Err(err) => {
-                log.error(format_args!(
-                    "Exception in worker process: --proxy-allow-from: {err}"
-                ));
-                return WORKER_BOOT_ERROR;
-            }
-        };
-        match proxy::start(
-            listeners,
-            settings.proxy_protocol,
-            allow,
-            Arc::clone(&control),
-            log.clone(),
-        ) {
-            Ok((private, peers)) => {
-                listeners = vec![private];
-                app = SharedApp::new(proxy::ProxyPeer::new(app, peers));
-            }
-            Err(err) => {
-                log.error(format_args!(
-                    "Exception in worker process: PROXY protocol relay: {err}"
-                ));
-                return WORKER_BOOT_ERROR;
-            }
+    let listeners = boot.listeners;
+    let proxy_allow = match settings.proxy_allow_ips.parse::<TrustedPeers>() {
+        Ok(allow) => allow,
+        Err(err) => {
+            log.error(format_args!(
+                "Exception in worker process: --proxy-allow-from: {err}"
+            ));
+            return WORKER_BOOT_ERROR;
         }
-    }
+    };
     let trusted = match settings.forwarded_allow_ips.parse::<TrustedPeers>() {
         Ok(trusted) => trusted,
         Err(err) => {
@@ -218,7 +197,17 @@ fn serve(boot: Boot<'_>, worker: &Worker) -> i32 {
                 hooks: hooks.clone(),
             }) as Arc<dyn rwsgi_core::AccessLog>
         });
-    let config = worker_config(&settings, boot.class, log, access);
+    let mut config = worker_config(&settings, boot.class, log, access);
+    if let Some(versions) = settings.proxy_protocol.versions() {
+        // gunicorn's PROXY mode: a header is read where there is one, from
+        // --proxy-allow-from only; plain HTTP is served too.
+        config.proxy_protocol = rwsgi_core::ProxyProtocol::All;
+        config.proxy_policy = ProxyPolicy {
+            optional: true,
+            versions,
+            allow_from: Some(proxy_allow),
+        };
+    }
     let booted = Arc::new(AtomicBool::new(false));
     let on_ready = {
         let control = Arc::clone(&control);
@@ -274,6 +263,7 @@ pub(crate) fn worker_config(
     access: Option<Arc<dyn rwsgi_core::AccessLog>>,
 ) -> Config {
     let mut config = Config::default();
+    config.tls = settings.tls().expect("checked when the settings were loaded");
     config.io_threads = settings.io_threads.unwrap_or(1).max(1);
     config.engine = settings.engine;
     config.backlog = settings.backlog;
