@@ -545,7 +545,24 @@ fn a_worker_killed_with_sigkill_is_replaced() {
 
 #[test]
 fn hup_under_load_replaces_every_worker_and_fails_no_request() {
-    let g = Gunicorn::start(&["-w", "2", "--graceful-timeout", "10", "demo:pid"]);
+    // Every backend and engine: each closes connections its own way.
+    for (backend, engine) in rwsgi::cli::combinations() {
+        hup_under_load(backend, &engine.to_string());
+    }
+}
+
+fn hup_under_load(backend: &str, engine: &str) {
+    let g = Gunicorn::start(&[
+        "-w",
+        "2",
+        "--graceful-timeout",
+        "10",
+        "--backend",
+        backend,
+        "--engine",
+        engine,
+        "demo:pid",
+    ]);
     let old: HashSet<u32> = g.booted(2).into_iter().collect();
     wait_until("2 workers", || g.workers() == old);
     let load = Load::start(g.addr, 4);
@@ -558,7 +575,11 @@ fn hup_under_load_replaces_every_worker_and_fails_no_request() {
     let switched = Instant::now();
     load.wait_more(100);
     let results = load.finish();
-    assert_eq!(failures(&results), Vec::<String>::new(), "no request failed");
+    assert_eq!(
+        failures(&results),
+        Vec::<String>::new(),
+        "{backend}/{engine}: no request failed"
+    );
     let after: HashSet<u32> = results
         .iter()
         .filter(|(at, _)| *at > switched)

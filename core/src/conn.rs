@@ -90,6 +90,13 @@ impl ConnWatch {
         self.phase.load(Ordering::Acquire) == FRESH
     }
 
+    /// Whether the connection waits between requests with nothing of the
+    /// next one received: the only state a graceful shutdown closes at
+    /// once.
+    pub fn is_idle(&self) -> bool {
+        self.phase.load(Ordering::Acquire) == IDLE
+    }
+
     /// The engine parsed a head and hands the request to the gateway.
     pub fn request_started(&self) {
         self.phase.store(BUSY, Ordering::Release);

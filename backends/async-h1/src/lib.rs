@@ -88,9 +88,15 @@ where
         let decoded = futures_lite::future::or(
             async { Some(async_h1::server::decode(io.clone()).await) },
             async {
-                // Shutting down: a connection with no request under way closes.
+                // Shutting down: a connection idle between requests closes;
+                // one just accepted or partway through a head goes on (its
+                // request may be on its way; its own timeouts bound it).
                 handle.shutdown_requested().await;
-                None
+                if watch.is_idle() {
+                    None
+                } else {
+                    std::future::pending().await
+                }
             },
         )
         .await;
