@@ -53,9 +53,10 @@ pub async fn accept_loop<L: Accept>(
         match accepted {
             Ok((conn, info)) => {
                 backoff.on_success();
-                let (gateway, setup, slot) = (gateway.clone(), setup.clone(), handle.connection());
+                let serve = serve(conn, info, gateway.clone(), &setup);
+                let slot = handle.connection();
                 let task = Box::pin(async move {
-                    serve(conn, info, gateway, &setup).await;
+                    serve.await;
                     drop(slot);
                 });
                 if !spawn(task) {

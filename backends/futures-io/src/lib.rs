@@ -28,12 +28,13 @@ mod tls;
 pub use accept::{Accept, Task, accept_loop};
 pub use executor::{BlockOn, run_executor, spawn_accept, spawn_tls_reload};
 pub use replay::Replay;
-pub use socket::Socket;
+pub use socket::{Registered, Socket};
 pub use timer::AsyncIoTimer;
 
 use std::sync::Arc;
 
 use futures_io::{AsyncRead, AsyncWrite};
+use futures_lite::future::Boxed;
 use rwsgi_core::conn::{CheckedIo, ConnIo, ConnWatch};
 use rwsgi_core::gateway::{ConnInfo, Gateway};
 use rwsgi_core::proxy_protocol::{self, Start};
@@ -53,28 +54,64 @@ pub trait Connection: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn into_halves(self) -> (Self::Reader, Self::Writer);
 }
 
-/// Serves a connection just accepted, as `setup` says, until it closes.
-pub async fn serve<C: Connection>(mut conn: C, mut info: ConnInfo, gateway: Gateway, setup: &ListenerSetup) {
+/// The future that serves a connection just accepted, as `setup` says,
+/// until it closes.
+///
+/// A connection's task holds only the stage it is in — an idle rwsgi-h1
+/// connection costs its engine's few hundred bytes, not the largest stage
+/// any connection could reach: the engine's future is boxed on its own,
+/// and the PROXY header and the TLS handshake, where the listener has them,
+/// run in a boxed future freed once they are done. (Each is bound to a
+/// `let`: a temporary in an `.await` statement keeps its room.)
+pub fn serve<C: Connection>(conn: C, info: ConnInfo, gateway: Gateway, setup: &ListenerSetup) -> Boxed<()> {
+    if !setup.proxy_protocol && setup.tls.is_none() {
+        return serve_engine(conn, info, gateway, setup.engine);
+    }
+    let setup = setup.clone();
+    Box::pin(async move {
+        let start = Box::pin(start(conn, info, gateway, &setup));
+        if let Some(engine) = start.await {
+            engine.await;
+        }
+    })
+}
+
+/// The PROXY header and the TLS handshake, where the listener has them:
+/// the engine's future, or `None` when the connection was refused on the
+/// way.
+async fn start<C: Connection>(
+    mut conn: C,
+    mut info: ConnInfo,
+    gateway: Gateway,
+    setup: &ListenerSetup,
+) -> Option<Boxed<()>> {
     if !setup.proxy_protocol {
-        return serve_tls(conn, info, gateway, setup).await;
+        return start_tls(conn, info, gateway, setup).await;
     }
     let prefix = match proxy_protocol::accept(&mut conn, &mut info, &gateway).await {
         Start::Header => Vec::new(),
         Start::Plain(bytes) => bytes,
-        Start::Refuse(answer) => return refuse(conn, answer, &gateway).await,
+        Start::Refuse(answer) => {
+            refuse(conn, answer, &gateway).await;
+            return None;
+        }
     };
-    serve_tls(Replay::new(conn, prefix), info, gateway, setup).await;
+    start_tls(Replay::new(conn, prefix), info, gateway, setup).await
 }
 
-async fn serve_tls<C: Connection>(conn: C, mut info: ConnInfo, gateway: Gateway, setup: &ListenerSetup) {
+async fn start_tls<C: Connection>(
+    conn: C,
+    mut info: ConnInfo,
+    gateway: Gateway,
+    setup: &ListenerSetup,
+) -> Option<Boxed<()>> {
     match &setup.tls {
-        None => serve_engine(conn, info, gateway, setup.engine).await,
+        None => Some(serve_engine(conn, info, gateway, setup.engine)),
         #[cfg(feature = "tls")]
         Some(tls) => {
-            if let Some(conn) = tls::handshake(conn, tls, &info, &gateway).await {
-                info.secure = true;
-                serve_engine(conn, info, gateway, setup.engine).await;
-            }
+            let conn = tls::handshake(conn, tls, &info, &gateway).await?;
+            info.secure = true;
+            Some(serve_engine(conn, info, gateway, setup.engine))
         }
         #[cfg(not(feature = "tls"))]
         Some(tls) => {
@@ -100,7 +137,8 @@ pub(crate) async fn refuse<C: Connection>(mut conn: C, answer: Option<&[u8]>, ga
         return;
     }
     let drain = async {
-        let mut sink = [0u8; 4096];
+        // On the heap: a rare path should not enlarge every connection's task.
+        let mut sink = vec![0u8; 4096];
         let mut left: usize = 64 * 1024;
         while left > 0 {
             match conn.read(&mut sink).await {
@@ -114,7 +152,8 @@ pub(crate) async fn refuse<C: Connection>(mut conn: C, answer: Option<&[u8]>, ga
         .await;
 }
 
-async fn serve_engine<C: Connection>(conn: C, info: ConnInfo, gateway: Gateway, engine: Engine) {
+/// The engine's future for the connection, boxed (see [`serve`]).
+fn serve_engine<C: Connection>(conn: C, info: ConnInfo, gateway: Gateway, engine: Engine) -> Boxed<()> {
     let watch = ConnWatch::new(gateway.config());
     // hyper and async-h1 read through the scanner and the timeouts of the
     // IO policy; rwsgi-h1 and the uwsgi protocol apply their own.
@@ -125,16 +164,23 @@ async fn serve_engine<C: Connection>(conn: C, info: ConnInfo, gateway: Gateway, 
     match engine {
         Engine::Hyper => {
             let io = rwsgi_hyper::FuturesIo(checked(conn));
-            rwsgi_hyper::serve_connection(io, info, gateway, watch).await;
+            Box::pin(rwsgi_hyper::serve_connection(io, info, gateway, watch))
         }
-        Engine::AsyncH1 => rwsgi_async_h1::serve_connection(checked(conn), info, gateway, watch).await,
+        Engine::AsyncH1 => Box::pin(rwsgi_async_h1::serve_connection(
+            checked(conn),
+            info,
+            gateway,
+            watch,
+        )),
         Engine::H1 => {
             let (read, write) = conn.into_halves();
-            rwsgi_h1::serve_connection(read, write, info, gateway, watch).await;
+            Box::pin(rwsgi_h1::serve_connection(read, write, info, gateway, watch))
         }
         Engine::Uwsgi => {
             let (read, write) = conn.into_halves();
-            rwsgi_uwsgi_proto::serve_connection(read, write, info, gateway, watch).await;
+            Box::pin(rwsgi_uwsgi_proto::serve_connection(
+                read, write, info, gateway, watch,
+            ))
         }
         other => unreachable!("{other} was refused when the server was built"),
     }

@@ -1,9 +1,11 @@
 //! A runtime's socket as the pipeline takes it.
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use async_io::{Async, IoSafe};
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::Connection;
@@ -67,5 +69,65 @@ where
 
     fn into_halves(self) -> (Socket<S>, Socket<S>) {
         (self.clone(), self)
+    }
+}
+
+/// A socket registered with async-io's reactor, its handles sharing one
+/// [`Async`]: a pointer each, where async-net's streams also cache two
+/// readiness futures — some 120 bytes a handle, two handles a connection,
+/// kept for as long as it stands.
+#[derive(Debug)]
+pub struct Registered<T>(Arc<Async<T>>);
+
+impl<T> Registered<T> {
+    /// The socket.
+    pub fn get_ref(&self) -> &T {
+        self.0.get_ref()
+    }
+}
+
+impl<T> From<Arc<Async<T>>> for Registered<T> {
+    fn from(socket: Arc<Async<T>>) -> Self {
+        Registered(socket)
+    }
+}
+
+impl<T> Clone for Registered<T> {
+    fn clone(&self) -> Self {
+        Registered(Arc::clone(&self.0))
+    }
+}
+
+impl<T: IoSafe> AsyncRead for Registered<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self.0).poll_read(cx, buf)
+    }
+}
+
+impl<T: IoSafe> AsyncWrite for Registered<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self.0).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self.0).poll_close(cx)
     }
 }

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use rwsgi_core::conn::{ConnIo, ConnWatch};
@@ -14,6 +15,9 @@ use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
 use crate::io::CheckedStream;
 use crate::replay::Replay;
+
+/// An engine serving a connection.
+type EngineFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A listening socket.
 pub(crate) trait Accept: Send + Sync + 'static {
@@ -52,9 +56,10 @@ pub(crate) async fn accept_loop<L: Accept>(listener: L, gateway: Gateway, setup:
         match accepted {
             Ok((conn, info)) => {
                 backoff.on_success();
-                let (gateway, setup, slot) = (gateway.clone(), Arc::clone(&setup), handle.connection());
+                let serve = serve(conn, info, gateway.clone(), &setup);
+                let slot = handle.connection();
                 tokio::spawn(async move {
-                    serve(conn, info, gateway, &setup).await;
+                    serve.await;
                     drop(slot);
                 });
             }
@@ -68,27 +73,69 @@ pub(crate) async fn accept_loop<L: Accept>(listener: L, gateway: Gateway, setup:
     }
 }
 
-async fn serve<C: Connection>(mut conn: C, mut info: ConnInfo, gateway: Gateway, setup: &ListenerSetup) {
+/// The future that serves a connection just accepted, as `setup` says,
+/// until it closes.
+///
+/// A connection's task holds only the stage it is in — an idle rwsgi-h1
+/// connection costs its engine's few hundred bytes, not the largest stage
+/// any connection could reach: the engine's future is boxed on its own,
+/// and the PROXY header and the TLS handshake, where the listener has them,
+/// run in a boxed future freed once they are done. (Each is bound to a
+/// `let`: a temporary in an `.await` statement keeps its room.)
+fn serve<C: Connection>(
+    conn: C,
+    info: ConnInfo,
+    gateway: Gateway,
+    setup: &Arc<ListenerSetup>,
+) -> EngineFuture {
+    if !setup.proxy_protocol && setup.tls.is_none() {
+        return serve_engine(conn, info, gateway, setup.engine);
+    }
+    let setup = Arc::clone(setup);
+    Box::pin(async move {
+        let start = Box::pin(start(conn, info, gateway, &setup));
+        if let Some(engine) = start.await {
+            engine.await;
+        }
+    })
+}
+
+/// The PROXY header and the TLS handshake, where the listener has them:
+/// the engine's future, or `None` when the connection was refused on the
+/// way.
+async fn start<C: Connection>(
+    mut conn: C,
+    mut info: ConnInfo,
+    gateway: Gateway,
+    setup: &ListenerSetup,
+) -> Option<EngineFuture> {
     if !setup.proxy_protocol {
-        return serve_tls(conn, info, gateway, setup).await;
+        return start_tls(conn, info, gateway, setup).await;
     }
     let prefix = match proxy_protocol::accept(&mut (&mut conn).compat(), &mut info, &gateway).await {
         Start::Header => Vec::new(),
         Start::Plain(bytes) => bytes,
-        Start::Refuse(answer) => return refuse(conn, answer).await,
+        Start::Refuse(answer) => {
+            refuse(conn, answer).await;
+            return None;
+        }
     };
-    serve_tls(Replay::new(conn, prefix), info, gateway, setup).await;
+    start_tls(Replay::new(conn, prefix), info, gateway, setup).await
 }
 
-async fn serve_tls<C: Connection>(conn: C, mut info: ConnInfo, gateway: Gateway, setup: &ListenerSetup) {
+async fn start_tls<C: Connection>(
+    conn: C,
+    mut info: ConnInfo,
+    gateway: Gateway,
+    setup: &ListenerSetup,
+) -> Option<EngineFuture> {
     match &setup.tls {
-        None => serve_engine(conn, info, gateway, setup.engine).await,
+        None => Some(serve_engine(conn, info, gateway, setup.engine)),
         #[cfg(feature = "tls")]
         Some(tls) => {
-            if let Some(conn) = crate::tls::handshake(conn, tls, &info, &gateway).await {
-                info.secure = true;
-                serve_engine(conn, info, gateway, setup.engine).await;
-            }
+            let conn = crate::tls::handshake(conn, tls, &info, &gateway).await?;
+            info.secure = true;
+            Some(serve_engine(conn, info, gateway, setup.engine))
         }
         #[cfg(not(feature = "tls"))]
         Some(tls) => {
@@ -114,7 +161,8 @@ pub(crate) async fn refuse<C: Connection>(mut conn: C, answer: Option<&[u8]>) {
         return;
     }
     let drain = async {
-        let mut sink = [0u8; 4096];
+        // On the heap: a rare path should not enlarge every connection's task.
+        let mut sink = vec![0u8; 4096];
         let mut left: usize = 64 * 1024;
         while left > 0 {
             match conn.read(&mut sink).await {
@@ -126,7 +174,8 @@ pub(crate) async fn refuse<C: Connection>(mut conn: C, answer: Option<&[u8]>) {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
 }
 
-async fn serve_engine<C: Connection>(conn: C, info: ConnInfo, gateway: Gateway, engine: Engine) {
+/// The engine's future for the connection, boxed (see [`serve`]).
+fn serve_engine<C: Connection>(conn: C, info: ConnInfo, gateway: Gateway, engine: Engine) -> EngineFuture {
     let watch = ConnWatch::new(gateway.config());
     match engine {
         // hyper reads through the scanner and the timeouts of the IO
@@ -134,16 +183,27 @@ async fn serve_engine<C: Connection>(conn: C, info: ConnInfo, gateway: Gateway, 
         Engine::Hyper => {
             let policy = ConnIo::new(Arc::clone(&watch), Arc::clone(gateway.timer()), gateway.config());
             let io = hyper_util::rt::TokioIo::new(CheckedStream::new(conn, policy));
-            rwsgi_hyper::serve_connection(io, info, gateway, watch).await;
+            Box::pin(rwsgi_hyper::serve_connection(io, info, gateway, watch))
         }
         Engine::H1 => {
             let (read, write) = conn.into_halves();
-            rwsgi_h1::serve_connection(read.compat(), write.compat_write(), info, gateway, watch).await;
+            Box::pin(rwsgi_h1::serve_connection(
+                read.compat(),
+                write.compat_write(),
+                info,
+                gateway,
+                watch,
+            ))
         }
         Engine::Uwsgi => {
             let (read, write) = conn.into_halves();
-            rwsgi_uwsgi_proto::serve_connection(read.compat(), write.compat_write(), info, gateway, watch)
-                .await;
+            Box::pin(rwsgi_uwsgi_proto::serve_connection(
+                read.compat(),
+                write.compat_write(),
+                info,
+                gateway,
+                watch,
+            ))
         }
         other => unreachable!("{other} was refused when the server was built"),
     }
