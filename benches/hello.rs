@@ -12,66 +12,22 @@
 //! RWSGI_BENCH_SECONDS=5 cargo bench --bench hello   # longer CPU runs
 //! ```
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use rwsgi::bench::{Limit, LoadOptions, drive, usage};
+use rwsgi::bench::{Limit, LoadOptions, Server, Spawn, can_pin, drive, usage};
 
-/// A server under test, running as a child process.
-struct Subject {
-    name: String,
-    child: Child,
-    addr: SocketAddr,
+/// A server under test, as a child process pinned to CPU 1 (where the
+/// machine has two).
+fn start(name: &str, program: &str, args: &[&str]) -> Server {
+    let mut spawn = Spawn::new(program, args.iter().copied());
+    spawn.pin = can_pin().then_some(1);
+    Server::start(name, &spawn, None, rwsgi::bench::server::START_TIMEOUT).unwrap_or_else(|e| panic!("{e}"))
 }
 
-impl Subject {
-    fn start(name: &str, program: &str, args: &[&str]) -> Subject {
-        let pinned = std::thread::available_parallelism().map_or(1, usize::from) >= 2
-            && Command::new("taskset").arg("--version").output().is_ok();
-        let mut command = if pinned {
-            let mut c = Command::new("taskset");
-            c.args(["-c", "1", program]);
-            c
-        } else {
-            Command::new(program)
-        };
-        let mut child = command
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{name}: cannot start {program}: {e}"));
-        let mut addr = None;
-        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-            let line = line.expect("the server's output");
-            if let Some(url) = line.strip_prefix("rwsgi: listening on http://") {
-                addr = Some(url.parse().expect("an address"));
-            }
-            if line.starts_with("rwsgi: serving") {
-                break;
-            }
-        }
-        Subject {
-            name: name.to_owned(),
-            child,
-            addr: addr.unwrap_or_else(|| panic!("{name} did not say where it listens")),
-        }
-    }
-}
-
-impl Drop for Subject {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn subjects() -> Vec<Subject> {
+fn subjects() -> Vec<Server> {
     let common = ["--bind", "127.0.0.1:0", "--io-threads", "1"];
-    let mut subjects = vec![Subject::start(
+    let mut subjects = vec![start(
         "raw hyper (yardstick)",
         env!("CARGO_BIN_EXE_rwsgi-raw-hyper"),
         &common,
@@ -87,7 +43,7 @@ fn subjects() -> Vec<Subject> {
             "60",
             "demo:hello",
         ]);
-        subjects.push(Subject::start(
+        subjects.push(start(
             &format!("{backend}/{engine}"),
             env!("CARGO_BIN_EXE_rwsgi"),
             &args,
@@ -104,6 +60,8 @@ fn pin_client() {
 
 fn hello(c: &mut Criterion) {
     pin_client();
+    // Ctrl-C ends the servers too (they run in process groups of their own).
+    let _ = rwsgi::bench::child::stop_children_on_signals();
     let subjects = subjects();
     let mut group = c.benchmark_group("hello");
     group.throughput(Throughput::Elements(1));
@@ -123,20 +81,20 @@ fn hello(c: &mut Criterion) {
 }
 
 /// A fixed load per server with its CPU time read before and after.
-fn cpu_table(subjects: &[Subject]) {
+fn cpu_table(subjects: &[Server]) {
     let seconds: u64 = std::env::var("RWSGI_BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(2);
     let mut rows = Vec::new();
     for subject in subjects {
-        let before = usage(subject.child.id()).unwrap();
+        let before = usage(subject.pid()).unwrap();
         let report = drive(
             subject.addr,
             &LoadOptions::hello(64, Limit::Time(Duration::from_secs(seconds))),
         )
         .unwrap();
-        let after = usage(subject.child.id()).unwrap();
+        let after = usage(subject.pid()).unwrap();
         let cpu_us = (after.cpu - before.cpu).as_secs_f64() * 1e6 / report.requests.max(1) as f64;
         rows.push((subject.name.clone(), report.rate(), cpu_us));
     }
