@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser};
 use rwsgi_core::middleware::{ProxyFix, TrustedPeers};
+use rwsgi_core::proxy_protocol::ProxyProtocol;
 use rwsgi_core::tls::ClientAuth;
 use rwsgi_core::{
     Addr, Backends, BindParseError, Config, Dispatch, Engine, Launch, Registry, Scheme, ServerHandle,
@@ -102,6 +103,12 @@ pub struct ServeArgs {
     /// ProxyFix: believe forwarding headers only from these peers (IPs, CIDRs or *)
     #[arg(long, value_name = "LIST")]
     pub trusted_peers: Option<TrustedPeers>,
+    /// Every connection starts with HAProxy's PROXY protocol header (v1 or v2), which gives REMOTE_ADDR
+    #[arg(long)]
+    pub proxy_protocol: bool,
+    /// PROXY protocol: accept a header only from these peers (IPs, CIDRs or *); others are closed
+    #[arg(long, value_name = "LIST", requires = "proxy_protocol")]
+    pub proxy_allow_from: Option<TrustedPeers>,
     /// TLS: the certificate chain (PEM); every bind speaks TLS unless some are https://
     #[arg(long, value_name = "FILE")]
     pub certfile: Option<PathBuf>,
@@ -242,6 +249,10 @@ pub fn config(args: &ServeArgs) -> Result<Config, CliError> {
     config.limit_request_fields = args.limit_request_fields;
     config.limit_request_field_size = args.limit_request_field_size;
     config.limit_request_body = args.limit_request_body;
+    if args.proxy_protocol {
+        config.proxy_protocol = ProxyProtocol::All;
+        config.proxy_policy.allow_from = args.proxy_allow_from.clone();
+    }
     config.validate().map_err(CliError::usage)?;
     Ok(config)
 }

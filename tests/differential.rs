@@ -34,8 +34,8 @@ use base64::Engine as _;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use common::{Combo, TestServer, combos};
 use common::raw::{Conn, get, post};
+use common::{Combo, TestServer, combos};
 use rwsgi::{Body, Config, Engine, Environ, StartResponse, UnderscoreHeaders};
 
 /// The status-line version an engine answers with — the one difference

@@ -161,3 +161,83 @@ fn sigterm_under_load_answers_every_request_the_server_started() {
         );
     }
 }
+
+/// The worker processes of a gunicorn master, from /proc.
+fn workers(master: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{master}/task/{master}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|pid| pid.parse().ok())
+        .collect()
+}
+
+/// gunicorn's model under `kill -9`: a worker dies with the requests it
+/// was serving — at most one per client connected to it — while the
+/// master keeps the socket, the other worker keeps serving and a
+/// replacement boots; nothing else is lost.
+#[test]
+fn a_worker_killed_with_sigkill_under_load_loses_only_its_requests_in_flight() {
+    const CLIENTS: usize = 16;
+    let port = common::nginx::free_port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rwsgi"));
+    command.args(["gunicorn", "-w", "2", "-k", "gthread", "--threads", "16", "-b"]);
+    command.args([
+        addr.to_string().as_str(),
+        "--graceful-timeout",
+        "10",
+        "demo:block",
+    ]);
+    let ready = || TcpStream::connect(addr).is_ok();
+    let mut server = ChildServer::start_ready(command, addr, "gunicorn -w 2", ready);
+    let master = server.child.id();
+    wait_until(DEADLINE, "2 workers", || workers(master).len() == 2);
+    let tally = Tally::default();
+    let stopping = AtomicBool::new(false);
+    let (victim, lost, after) = std::thread::scope(|s| {
+        for _ in 0..CLIENTS {
+            s.spawn(|| client(addr, &tally, &stopping));
+        }
+        wait_until(DEADLINE, "the load to get going", || {
+            tally.complete.load(Ordering::Relaxed) >= 300
+        });
+        let victim = workers(master)[0];
+        let killed = std::process::Command::new("kill")
+            .args(["-9", &victim.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let at_kill = tally.complete.load(Ordering::Relaxed);
+        wait_until(DEADLINE, "a replacement worker", || {
+            let now = workers(master);
+            now.len() == 2 && !now.contains(&victim)
+        });
+        wait_until(DEADLINE, "the load to go on", || {
+            tally.complete.load(Ordering::Relaxed) >= at_kill + 500
+        });
+        // Counted before the master stops: requests refused by the
+        // shutdown are not the kill's.
+        let lost = tally.unanswered.load(Ordering::Relaxed) + tally.partial.load(Ordering::Relaxed);
+        let after = tally.complete.load(Ordering::Relaxed) - at_kill;
+        stopping.store(true, Ordering::Relaxed);
+        let status = server.signal_and_wait(15);
+        assert!(status.success(), "the master's exit status: {status}");
+        (victim, lost, after)
+    });
+    assert!(
+        lost <= CLIENTS,
+        "{lost} requests lost; only those in flight on the killed worker may be"
+    );
+    let log = server.all_stderr();
+    assert!(
+        log.contains(&format!("Worker (pid:{victim}) was sent SIGKILL!")),
+        "{log}"
+    );
+    eprintln!(
+        "kill -9 of a gunicorn worker under load: {lost} requests lost (at most {CLIENTS} may be: one per client), \
+         {after} answered after it, {} in all; {} unanswered, {} cut",
+        tally.complete.load(Ordering::Relaxed),
+        tally.unanswered.load(Ordering::Relaxed),
+        tally.partial.load(Ordering::Relaxed)
+    );
+}

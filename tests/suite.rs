@@ -480,7 +480,10 @@ fn graceful_shutdown_finishes_in_flight<S: Server>(engine: Engine) {
 }
 
 fn unix_socket_bind<S: Server>(engine: Engine) {
-    let dir = std::env::temp_dir().join(format!("rwsgi-suite-{}-{engine}-{}", std::process::id(), S::NAME));
+    // Suites of several servers run at once in this process.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("rwsgi-suite-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("app.sock");
     let mut config = config(engine);

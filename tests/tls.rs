@@ -238,12 +238,25 @@ fn a_reload_swaps_the_certificate_and_keeps_open_connections() {
     );
 }
 
+/// The listeners a command line of [`COMMAND_LINES`] has, in the order of
+/// its `listening on` lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Listeners {
+    /// A TLS listener, then a plain one (`https` first where the form
+    /// allows).
+    TlsThenPlain,
+    /// One TLS listener: the form makes every socket of its server speak
+    /// TLS (tornado's `ssl_options`, gevent's `keyfile=`/`certfile=`), and
+    /// its command line serves one server.
+    TlsOnly,
+}
+
 /// Each command line's own TLS flags, with `{cert}` and `{key}` for the
-/// files: one TLS listener and one plain one, in that order of
-/// `listening on` lines (`https` first where the form allows).
-const COMMAND_LINES: &[(&str, &[&str])] = &[
+/// files, and the listeners it has.
+const COMMAND_LINES: &[(&str, Listeners, &[&str])] = &[
     (
         "rwsgi (gunicorn's flags, https:// binds)",
+        Listeners::TlsThenPlain,
         &[
             "--bind",
             "https://127.0.0.1:0",
@@ -258,6 +271,7 @@ const COMMAND_LINES: &[(&str, &[&str])] = &[
     ),
     (
         "rwsgi twistd (ssl: strports)",
+        Listeners::TlsThenPlain,
         &[
             "twistd",
             "-n",
@@ -274,6 +288,7 @@ const COMMAND_LINES: &[(&str, &[&str])] = &[
     ),
     (
         "rwsgi uwsgi (--https ADDR,CERT,KEY)",
+        Listeners::TlsThenPlain,
         &[
             "uwsgi",
             "--https",
@@ -284,7 +299,49 @@ const COMMAND_LINES: &[(&str, &[&str])] = &[
             "demo:environ",
         ],
     ),
+    (
+        "rwsgi tornado (ssl_options as --certfile/--keyfile)",
+        Listeners::TlsOnly,
+        &[
+            "tornado",
+            "--port",
+            "0",
+            "--address",
+            "127.0.0.1",
+            "--certfile",
+            "{cert}",
+            "--keyfile",
+            "{key}",
+            "demo:environ",
+        ],
+    ),
+    (
+        "rwsgi gevent (keyfile=/certfile= as --keyfile/--certfile)",
+        Listeners::TlsOnly,
+        &[
+            "gevent",
+            "--bind",
+            "127.0.0.1:0",
+            "--keyfile",
+            "{key}",
+            "--certfile",
+            "{cert}",
+            "--no-log",
+            "demo:environ",
+        ],
+    ),
 ];
+
+/// Whether plain HTTP sent to `addr` is answered in plain HTTP (it is not
+/// on a TLS listener: the server waits for a ClientHello and closes).
+fn answers_plain_http(addr: &str) -> bool {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    answer.starts_with(b"HTTP/")
+}
 
 fn environ_over(client: &reqwest::blocking::Client, url: String) -> serde_json::Value {
     client
@@ -301,22 +358,43 @@ fn every_command_line_takes_its_own_tls_flags() {
     let ca = Ca::new(&dir, "binary");
     let leaf = ca.server(&dir, "server");
     let (cert, key) = (leaf.cert_file.to_str().unwrap(), leaf.key_file.to_str().unwrap());
-    for (name, args) in COMMAND_LINES {
+    for (name, listeners, args) in COMMAND_LINES {
         let args: Vec<String> = args
             .iter()
             .map(|a| a.replace("{cert}", cert).replace("{key}", key))
             .collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let server = ChildServer::start(&args);
+        let expected = match listeners {
+            Listeners::TlsThenPlain => 2,
+            Listeners::TlsOnly => 1,
+        };
+        assert_eq!(server.addrs.len(), expected, "{name}: {:?}", server.addrs);
         let secure = environ_over(&client(&ca, None), format!("https://{}/", server.addrs[0]));
         assert_eq!(secure["wsgi.url_scheme"], "https", "{name}");
         assert_eq!(secure["HTTPS"], "on", "{name}");
-        let plain = environ_over(
-            &reqwest::blocking::Client::new(),
-            format!("http://{}/", server.addrs[1]),
-        );
-        assert_eq!(plain["wsgi.url_scheme"], "http", "{name}");
-        assert!(plain.get("HTTPS").is_none(), "{name}");
+        if let Some(out) = curl(&[
+            "--cacert",
+            ca.file.to_str().unwrap(),
+            &format!("https://{}/", server.addrs[0]),
+        ]) {
+            let seen: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(seen["wsgi.url_scheme"], "https", "{name}: curl");
+        }
+        match listeners {
+            Listeners::TlsThenPlain => {
+                let plain = environ_over(
+                    &reqwest::blocking::Client::new(),
+                    format!("http://{}/", server.addrs[1]),
+                );
+                assert_eq!(plain["wsgi.url_scheme"], "http", "{name}");
+                assert!(plain.get("HTTPS").is_none(), "{name}");
+            }
+            Listeners::TlsOnly => assert!(
+                !answers_plain_http(&server.addrs[0]),
+                "{name}: the TLS listener answers plain HTTP"
+            ),
+        }
     }
 }
 
@@ -382,6 +460,120 @@ fn bad_tls_settings_are_refused_at_start_naming_the_file() {
     let (code, stderr) = run(&["--bind", "https://127.0.0.1:0"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("https://"), "{stderr}");
+}
+
+/// `rwsgi ARGS...` run to its exit (killed if it is still running after
+/// [`DEADLINE`]): the exit code, standard output, standard error.
+fn run_to_exit(args: &[&str]) -> (Option<i32>, String, String) {
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Killed(
+        std::process::Command::new(env!("CARGO_BIN_EXE_rwsgi"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut status = None;
+    wait_until(DEADLINE, &format!("rwsgi {args:?} to exit"), || {
+        status = child.0.try_wait().unwrap();
+        status.is_some()
+    });
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    if let Some(mut pipe) = child.0.stdout.take() {
+        pipe.read_to_string(&mut stdout).unwrap();
+    }
+    if let Some(mut pipe) = child.0.stderr.take() {
+        pipe.read_to_string(&mut stderr).unwrap();
+    }
+    (status.unwrap().code(), stdout, stderr)
+}
+
+/// tornado's and gevent's command lines refuse wrong TLS flags and files
+/// before they bind: exit status 2, the file (or the missing flag) named
+/// on standard error, and no `listening on` line.
+#[test]
+fn tornado_and_gevent_refuse_bad_tls_flags_at_start_naming_the_file() {
+    let dir = TempDir::new("tls-refused-personalities");
+    let ca = Ca::new(&dir, "refused");
+    let leaf = ca.server(&dir, "server");
+    let other = ca.server(&dir, "other");
+    let missing = dir.path("missing-key.pem");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let cases: Vec<(Vec<String>, String)> = vec![
+        // A key file that is not there.
+        (
+            vec![
+                "--certfile".into(),
+                s(&leaf.cert_file),
+                "--keyfile".into(),
+                s(&missing),
+            ],
+            s(&missing),
+        ),
+        // A certificate file that is not there.
+        (
+            vec![
+                "--certfile".into(),
+                s(&missing),
+                "--keyfile".into(),
+                s(&leaf.key_file),
+            ],
+            s(&missing),
+        ),
+        // Another certificate's key.
+        (
+            vec![
+                "--certfile".into(),
+                s(&leaf.cert_file),
+                "--keyfile".into(),
+                s(&other.key_file),
+            ],
+            s(&other.key_file),
+        ),
+        // A certificate without its key, and the reverse.
+        (vec!["--certfile".into(), s(&leaf.cert_file)], "--keyfile".into()),
+        (vec!["--keyfile".into(), s(&leaf.key_file)], "--certfile".into()),
+        // Client certificates asked for without a CA to check them.
+        (
+            vec![
+                "--certfile".into(),
+                s(&leaf.cert_file),
+                "--keyfile".into(),
+                s(&leaf.key_file),
+                "--cert-reqs".into(),
+                "2".into(),
+            ],
+            s(&leaf.cert_file),
+        ),
+    ];
+    let personalities: [(&str, &[&str]); 2] = [
+        ("tornado", &["tornado", "--port", "0", "--address", "127.0.0.1"]),
+        ("gevent", &["gevent", "--bind", "127.0.0.1:0"]),
+    ];
+    for (personality, base) in personalities {
+        for (tls_args, named) in &cases {
+            let mut args: Vec<&str> = base.to_vec();
+            args.extend(tls_args.iter().map(String::as_str));
+            args.push("demo:environ");
+            let (code, stdout, stderr) = run_to_exit(&args);
+            assert_eq!(code, Some(2), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("rwsgi {personality}: error: ")) && stderr.contains(named.as_str()),
+                "{args:?}: the error does not name {named}: {stderr}"
+            );
+            assert!(
+                !stdout.contains("listening on"),
+                "{args:?}: it bound before refusing: {stdout}"
+            );
+        }
+    }
 }
 
 /// The command lines whose reload signal (HUP) re-reads the certificate,

@@ -91,8 +91,8 @@ pub use registry::{Registry, RegistryError};
 pub use server::choose as server_choose;
 pub use server::{
     AcceptBackoff, Addr, Backends, Bind, BindParseError, Config, ConnectionGuard, Dispatch, Engine, Launch,
-    Listener, ListenerSetup, Prepared, Ready, Scheme, Server, ServerHandle, UnderscoreHeaders, Url, announce,
-    bind_all, unsupported_engine,
+    Listener, ListenerSetup, Prepared, Ready, Scheme, Server, ServerHandle, Shape, Shaped, UnderscoreHeaders,
+    Url, announce, bind_all, unsupported_engine,
 };
 pub use start_response::{
     HOP_BY_HOP, HeaderPair, Respond, StartResponse, is_hop_by_hop, parse_header, parse_status,

@@ -148,9 +148,45 @@ pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bo
 pub struct ChildServer {
     pub child: Child,
     pub addrs: Vec<String>,
-    pub stderr: Option<std::process::ChildStderr>,
+    /// What it writes to stderr, collected as it comes (a full pipe would
+    /// stall a server that logs a lot).
+    stderr: Stderr,
     /// What it prints after it started serving, line by line.
     pub stdout: std::sync::mpsc::Receiver<String>,
+}
+
+/// A child's stderr, read on a thread of its own.
+struct Stderr {
+    text: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Stderr {
+    fn collect(child: &mut Child) -> Self {
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let reader = child.stderr.take().map(|mut pipe| {
+            let sink = std::sync::Arc::clone(&text);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = std::io::Read::read(&mut pipe, &mut buf) {
+                    sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        });
+        Stderr { text, reader }
+    }
+
+    fn now(&self) -> String {
+        self.text.lock().unwrap().clone()
+    }
+
+    /// All of it, once every writer has closed the pipe.
+    fn all(&mut self) -> String {
+        if let Some(reader) = self.reader.take() {
+            wait_until(DEADLINE, "stderr to close", || reader.is_finished());
+        }
+        self.now()
+    }
 }
 
 impl ChildServer {
@@ -169,6 +205,7 @@ impl ChildServer {
             .stderr(Stdio::piped())
             .spawn()
             .expect("rwsgi starts");
+        let mut stderr = Stderr::collect(&mut child);
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -184,10 +221,7 @@ impl ChildServer {
             let Ok(line) = rx.recv_timeout(DEADLINE) else {
                 // It exited (or hangs: then it is killed) — say what it said.
                 let _ = child.kill();
-                let mut said = String::new();
-                if let Some(mut stderr) = child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut stderr, &mut said);
-                }
+                let said = stderr.all();
                 panic!("{what} did not report that it is serving; it said:\n{said}");
             };
             if let Some(url) = line.strip_prefix("rwsgi: listening on ") {
@@ -198,7 +232,6 @@ impl ChildServer {
                 break;
             }
         }
-        let stderr = child.stderr.take();
         ChildServer {
             child,
             addrs,
@@ -207,18 +240,57 @@ impl ChildServer {
         }
     }
 
+    /// Starts `command`, which serves on `addr` but does not print rwsgi's
+    /// lines (gunicorn logs its own), and waits until `ready` holds.
+    pub fn start_ready(
+        mut command: Command,
+        addr: SocketAddr,
+        what: &str,
+        ready: impl FnMut() -> bool,
+    ) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("rwsgi starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Stderr::collect(&mut child);
+        let server = ChildServer {
+            child,
+            addrs: vec![addr.to_string()],
+            stderr,
+            stdout: rx,
+        };
+        wait_until(DEADLINE, &format!("{what} to serve"), ready);
+        server
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addrs[0].parse().expect("a TCP address")
+    }
+
+    /// What it has written to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.now()
+    }
+
+    /// Everything it wrote to stderr, once it has exited.
+    pub fn all_stderr(&mut self) -> String {
+        self.stderr.all()
     }
 
     /// Stops it (SIGTERM, then waits) and returns what it wrote to stderr.
     pub fn stop_and_stderr(&mut self) -> String {
         self.signal_and_wait(15);
-        let mut said = String::new();
-        if let Some(mut stderr) = self.stderr.take() {
-            std::io::Read::read_to_string(&mut stderr, &mut said).unwrap();
-        }
-        said
+        self.stderr.all()
     }
 
     /// Sends `signal` and waits for the exit status.

@@ -149,6 +149,25 @@ pub enum Addr {
     Unix(Option<PathBuf>),
 }
 
+impl Addr {
+    /// The bind that listens here again (`None` for an unnamed unix
+    /// socket): for servers that re-create their listeners from the
+    /// addresses they had.
+    pub fn to_bind(&self) -> Option<Bind> {
+        match self {
+            Addr::Tcp(addr) => Some(Bind::Tcp {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+            }),
+            Addr::Unix(Some(path)) => Some(Bind::Unix {
+                path: path.clone(),
+                mode: None,
+            }),
+            Addr::Unix(None) => None,
+        }
+    }
+}
+
 impl fmt::Display for Addr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

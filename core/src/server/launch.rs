@@ -85,6 +85,26 @@ pub trait Backends: Send + Sync {
     fn choose(&self, backend: Option<&str>, engine: Option<Engine>) -> Result<&'static str, String> {
         choose(&self.available(), backend, engine)
     }
+
+    /// [`choose`](Self::choose), with the engine that backend will run:
+    /// `engine` if named, else the backend's default.
+    ///
+    /// # Errors
+    ///
+    /// As [`choose`](Self::choose).
+    fn choose_with_engine(
+        &self,
+        backend: Option<&str>,
+        engine: Option<Engine>,
+    ) -> Result<(&'static str, Engine), String> {
+        let name = self.choose(backend, engine)?;
+        let default = self
+            .available()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, engines)| engines.first().copied());
+        Ok((name, engine.or(default).unwrap_or(Engine::Hyper)))
+    }
 }
 
 /// [`Backends::choose`] over a list of available backends: `backend` if

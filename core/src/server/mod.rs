@@ -7,6 +7,7 @@ mod config;
 mod handle;
 mod launch;
 mod prepared;
+mod shaped;
 
 use std::fmt;
 use std::io;
@@ -18,6 +19,7 @@ pub use config::{Config, Dispatch, UnderscoreHeaders};
 pub use handle::{AcceptBackoff, ConnectionGuard, ServerHandle};
 pub use launch::{Backends, Launch, Ready, choose};
 pub use prepared::{ListenerSetup, Prepared};
+pub use shaped::{Shape, Shaped};
 
 use crate::Application;
 

@@ -230,6 +230,12 @@ pub struct Settings {
     pub engine: Option<Engine>,
     /// rwsgi's `--io-threads`: event-loop threads per worker (default 1).
     pub io_threads: Option<usize>,
+    /// rwsgi's `--header-read-timeout`: seconds a request head may take
+    /// (gunicorn has none: slowloris holds a sync worker forever) [30].
+    pub header_read_timeout: u64,
+    /// rwsgi's `--write-timeout`: seconds one write may wait for a client
+    /// that does not read [30].
+    pub write_timeout: u64,
 }
 
 impl Settings {
@@ -295,6 +301,8 @@ impl Settings {
             backend: None,
             engine: None,
             io_threads: None,
+            header_read_timeout: 30,
+            write_timeout: 30,
         }
     }
 
@@ -406,6 +414,7 @@ impl Settings {
                 self.io_threads
                     .map_or_else(|| "None".to_owned(), |n| n.to_string()),
             ),
+            ("header_read_timeout", self.header_read_timeout.to_string()),
             ("keepalive", self.keepalive.to_string()),
             (
                 "limit_request_field_size",
@@ -577,6 +586,8 @@ impl Settings {
             "backend" => self.backend = Some(string()?),
             "engine" => self.engine = Some(string()?.parse()?),
             "io_threads" => self.io_threads = Some(usize_()?),
+            "header_read_timeout" => self.header_read_timeout = int()?,
+            "write_timeout" => self.write_timeout = int()?,
             "wsgi_app" => self.wsgi_app = Some(string()?),
             other => return Err(format!("unknown setting {other:?}")),
         }
@@ -638,6 +649,12 @@ impl Settings {
             ca_certs,
             ciphers
         );
+        if let Some(n) = cli.header_read_timeout {
+            self.header_read_timeout = n;
+        }
+        if let Some(n) = cli.write_timeout {
+            self.write_timeout = n;
+        }
         if let Some(n) = cli.cert_reqs {
             self.cert_reqs = n;
         }
@@ -908,6 +925,12 @@ pub(crate) struct Cli {
     /// rwsgi: event-loop threads per worker [1]
     #[arg(long = "io-threads", value_name = "INT", value_parser = clap_pos_int::<usize>)]
     io_threads: Option<usize>,
+    /// rwsgi: seconds a request head may take to arrive [30]
+    #[arg(long = "header-read-timeout", value_name = "INT", value_parser = clap_pos_int::<u64>)]
+    header_read_timeout: Option<u64>,
+    /// rwsgi: seconds one write may wait for a client that does not read [30]
+    #[arg(long = "write-timeout", value_name = "INT", value_parser = clap_pos_int::<u64>)]
+    write_timeout: Option<u64>,
     /// The application: module:app or module:create_app()
     #[arg(value_name = "APP_MODULE")]
     args: Vec<String>,

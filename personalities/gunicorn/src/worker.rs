@@ -265,6 +265,8 @@ pub(crate) fn worker_config(
     let mut config = Config::default();
     config.tls = settings.tls().expect("checked when the settings were loaded");
     config.io_threads = settings.io_threads.unwrap_or(1).max(1);
+    config.header_read_timeout = Some(Duration::from_secs(settings.header_read_timeout));
+    config.write_timeout = Some(Duration::from_secs(settings.write_timeout));
     config.engine = settings.engine;
     config.backlog = settings.backlog;
     config.keep_alive = Duration::from_secs(settings.keepalive);

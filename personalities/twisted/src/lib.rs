@@ -30,8 +30,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use rwsgi_core::{
-    Addr, Application, Backends, Bind, Config, Dispatch, Engine, Launch, Listener, ProxyProtocol, Registry,
-    RegistryError, Server, ServerHandle,
+    Addr, Backends, Bind, Config, Dispatch, Engine, Launch, Listener, ProxyProtocol, Registry, RegistryError,
+    ServerHandle, Shape, Shaped,
 };
 
 use daemon::Startup;
@@ -324,6 +324,9 @@ fn run(cli: Cli, registry: &Registry, backends: &dyn Backends, program: &str) ->
     config.keep_alive = idle;
     config.header_read_timeout = Some(idle);
     config.body_read_timeout = Some(idle);
+    // The reactor accepts without a limit of its own: the open-file limit
+    // is one.
+    config.max_connections = usize::MAX;
     config.error_log = rwsgi_core::Errors::new(log.clone());
     config.access_log = Some(access);
 
@@ -660,7 +663,16 @@ fn stop_on_signals(
 /// that is a twisted `Resource` rendered on the reactor thread, which
 /// twisted serves the same way. Either way the request body is read in
 /// full before the application runs, as twisted.web reads it.
-pub struct Reactor<S>(S);
+pub type Reactor<S> = Shaped<S, TwistedWeb>;
+
+/// The shape of `twistd web --wsgi` (see [`Reactor`]).
+pub struct TwistedWeb;
+
+impl Shape for TwistedWeb {
+    fn config(config: Config) -> Config {
+        reactor_config(config)
+    }
+}
 
 /// `config` in the twisted shape (see [`Reactor`]).
 pub fn reactor_config(mut config: Config) -> Config {
@@ -676,27 +688,6 @@ pub fn reactor_config(mut config: Config) -> Config {
         };
     }
     config
-}
-
-impl<S: Server> Server for Reactor<S> {
-    const NAME: &'static str = S::NAME;
-    const ENGINES: &'static [Engine] = S::ENGINES;
-
-    fn from_listeners(config: Config, listeners: Vec<Listener>) -> io::Result<Self> {
-        S::from_listeners(reactor_config(config), listeners).map(Reactor)
-    }
-
-    fn local_addrs(&self) -> Vec<Addr> {
-        self.0.local_addrs()
-    }
-
-    fn handle(&self) -> ServerHandle {
-        self.0.handle()
-    }
-
-    fn run<A: Application>(self, app: A) -> io::Result<()> {
-        self.0.run(app)
-    }
 }
 
 #[cfg(test)]

@@ -29,7 +29,6 @@ mod stats;
 mod worker;
 
 use std::ffi::OsString;
-use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -37,8 +36,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use rwsgi_core::{
-    Addr, Application, Backends, Bind, Config, Dispatch, Engine, Listener, Registry, RegistryError, Scheme,
-    Server, ServerHandle, SharedApp,
+    Addr, Backends, Bind, Config, Dispatch, Engine, Listener, Registry, RegistryError, Scheme, Shape, Shaped,
+    SharedApp,
 };
 
 use options::Settings;
@@ -467,6 +466,8 @@ fn group_config(settings: &Settings, protocol: Protocol, engine: Option<Engine>)
         Dispatch::Inline
     };
     config.multiprocess = settings.processes > 1;
+    // uWSGI sets no connection limit of its own: the open-file limit is one.
+    config.max_connections = usize::MAX;
     config.error_log = rwsgi_core::Errors::new(log::UwsgiLog {
         dated: settings.log_date,
     });
@@ -613,7 +614,16 @@ fn single(plan: &Plan<'_>, app: Option<SharedApp>) -> Result<(), Failure> {
 /// `--threads N` is a pool of exactly N threads, the request head must fit
 /// `--buffer-size` (4096), and keep-alive stays as configured (uWSGI's
 /// `--http-keepalive`).
-pub struct HttpSocket<S>(S);
+pub type HttpSocket<S> = Shaped<S, Worker>;
+
+/// uWSGI's per-worker shape (see [`HttpSocket`]).
+pub struct Worker;
+
+impl Shape for Worker {
+    fn config(config: Config) -> Config {
+        http_socket_config(config)
+    }
+}
 
 /// `config` in uWSGI's per-worker shape (see [`HttpSocket`]).
 pub fn http_socket_config(mut config: Config) -> Config {
@@ -624,27 +634,6 @@ pub fn http_socket_config(mut config: Config) -> Config {
         config.dispatch = Dispatch::ThreadPool { min: max, max };
     }
     config
-}
-
-impl<S: Server> Server for HttpSocket<S> {
-    const NAME: &'static str = S::NAME;
-    const ENGINES: &'static [Engine] = S::ENGINES;
-
-    fn from_listeners(config: Config, listeners: Vec<Listener>) -> io::Result<Self> {
-        S::from_listeners(http_socket_config(config), listeners).map(HttpSocket)
-    }
-
-    fn local_addrs(&self) -> Vec<Addr> {
-        self.0.local_addrs()
-    }
-
-    fn handle(&self) -> ServerHandle {
-        self.0.handle()
-    }
-
-    fn run<A: Application>(self, app: A) -> io::Result<()> {
-        self.0.run(app)
-    }
 }
 
 #[cfg(test)]
