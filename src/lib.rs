@@ -88,3 +88,8 @@ pub fn serve(app: impl Application) -> std::io::Result<()> {
 pub fn serve_with(config: Config, app: impl Application) -> std::io::Result<()> {
     DefaultServer::bind(config)?.run(app)
 }
+
+/// The README's examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
