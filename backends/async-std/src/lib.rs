@@ -44,14 +44,11 @@ mod tcp;
 mod unix;
 
 use std::io;
-use std::sync::Arc;
 
-use async_executor::Executor;
 use async_std::net::TcpListener;
 use async_std::os::unix::net::UnixListener;
-use rwsgi_core::gateway::Gateway;
 use rwsgi_core::{Addr, Application, Config, Engine, Listener, Prepared, Server, ServerHandle};
-use rwsgi_futures_io::{BlockOn, run_executor, spawn_accept, spawn_tls_reload};
+use rwsgi_futures_io::Runtime;
 
 /// The timer the server gives its applications: async-io's.
 pub use rwsgi_futures_io::AsyncIoTimer as AsyncStdTimer;
@@ -80,35 +77,27 @@ impl Server for AsyncStdServer {
     }
 
     fn run<A: Application>(self, app: A) -> io::Result<()> {
-        let setups = self.0.setups();
-        let Prepared {
-            config,
-            listeners,
-            tls,
-            handle,
-            ..
-        } = self.0;
-        let executor = Arc::new(Executor::new());
-        let timer: Arc<dyn rwsgi_core::Timer> = Arc::new(AsyncStdTimer);
-        let threads = config.io_threads;
-        let gateway = Gateway::new(app, config, Arc::clone(&timer), handle.clone());
-        for (listener, setup) in listeners.into_iter().zip(setups) {
-            match listener {
-                Listener::Tcp(l) => spawn_accept(&executor, Tcp(TcpListener::from(l)), &gateway, setup),
-                Listener::Unix(l) => spawn_accept(&executor, Unix(UnixListener::from(l)), &gateway, setup),
-            }
-        }
-        spawn_tls_reload(&executor, tls, &gateway);
-        drop(gateway);
-        run_executor::<AsyncStd>(executor, threads, "rwsgi-async-std", &handle, &*timer)
+        rwsgi_futures_io::run::<AsyncStd>(self.0, app)
     }
 }
 
-/// async-std's way to drive a future on this thread.
+/// async-std, as rwsgi-futures-io's server runs on it.
 struct AsyncStd;
 
-impl BlockOn for AsyncStd {
+impl Runtime for AsyncStd {
+    const THREAD_NAME: &'static str = "rwsgi-async-std";
+    type Tcp = Tcp;
+    type Unix = Unix;
+
     fn block_on<F: std::future::Future>(future: F) -> F::Output {
         async_std::task::block_on(future)
+    }
+
+    fn tcp(listener: std::net::TcpListener) -> io::Result<Tcp> {
+        Ok(Tcp(TcpListener::from(listener)))
+    }
+
+    fn unix(listener: std::os::unix::net::UnixListener) -> io::Result<Unix> {
+        Ok(Unix(UnixListener::from(listener)))
     }
 }

@@ -13,9 +13,9 @@
 //!    rwsgi-h1 for HTTP, or the uwsgi protocol.
 //!
 //! A backend implements [`Accept`] for its listeners, handing over its
-//! sockets as [`Socket`]s; [`spawn_accept`] runs a listener's accept loop
-//! on the server's executor, and [`run_executor`] runs that executor on
-//! `io_threads` threads with the runtime's [`BlockOn`].
+//! sockets as [`Socket`]s, and [`Runtime`] for its runtime; [`run`] is
+//! then its whole `Server::run`: the accept loops and each connection's
+//! task on an executor of the server's own, on `io_threads` threads.
 
 mod accept;
 mod executor;
@@ -26,7 +26,7 @@ mod timer;
 mod tls;
 
 pub use accept::{Accept, Task, accept_loop};
-pub use executor::{BlockOn, run_executor, spawn_accept, spawn_tls_reload};
+pub use executor::{Runtime, run};
 pub use replay::Replay;
 pub use socket::{Registered, Socket};
 pub use timer::AsyncIoTimer;

@@ -34,12 +34,9 @@ mod tcp;
 mod unix;
 
 use std::io;
-use std::sync::Arc;
 
-use rwsgi_core::gateway::Gateway;
 use rwsgi_core::{Addr, Application, Config, Engine, Listener, Prepared, Server, ServerHandle};
-use rwsgi_futures_io::{BlockOn, run_executor, spawn_accept, spawn_tls_reload};
-use smol::Executor;
+use rwsgi_futures_io::Runtime;
 use smol::net::TcpListener;
 use smol::net::unix::UnixListener;
 
@@ -70,37 +67,28 @@ impl Server for SmolServer {
     }
 
     fn run<A: Application>(self, app: A) -> io::Result<()> {
-        let setups = self.0.setups();
-        let Prepared {
-            config,
-            listeners,
-            tls,
-            handle,
-            ..
-        } = self.0;
-        let executor = Arc::new(Executor::new());
-        let timer: Arc<dyn rwsgi_core::Timer> = Arc::new(SmolTimer);
-        let threads = config.io_threads;
-        let gateway = Gateway::new(app, config, Arc::clone(&timer), handle.clone());
-        for (listener, setup) in listeners.into_iter().zip(setups) {
-            match listener {
-                Listener::Tcp(l) => spawn_accept(&executor, Tcp(TcpListener::try_from(l)?), &gateway, setup),
-                Listener::Unix(l) => {
-                    spawn_accept(&executor, Unix(UnixListener::try_from(l)?), &gateway, setup)
-                }
-            }
-        }
-        spawn_tls_reload(&executor, tls, &gateway);
-        drop(gateway);
-        run_executor::<Smol>(executor, threads, "rwsgi-smol", &handle, &*timer)
+        rwsgi_futures_io::run::<Smol>(self.0, app)
     }
 }
 
-/// smol's way to drive a future: its reactor on this thread.
+/// smol, as rwsgi-futures-io's server runs on it: its reactor drives each
+/// thread.
 struct Smol;
 
-impl BlockOn for Smol {
+impl Runtime for Smol {
+    const THREAD_NAME: &'static str = "rwsgi-smol";
+    type Tcp = Tcp;
+    type Unix = Unix;
+
     fn block_on<F: std::future::Future>(future: F) -> F::Output {
         smol::block_on(future)
+    }
+
+    fn tcp(listener: std::net::TcpListener) -> io::Result<Tcp> {
+        TcpListener::try_from(listener).map(Tcp)
+    }
+
+    fn unix(listener: std::os::unix::net::UnixListener) -> io::Result<Unix> {
+        UnixListener::try_from(listener).map(Unix)
     }
 }

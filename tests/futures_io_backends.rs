@@ -1,14 +1,13 @@
-//! What the shared suite (tests/suite.rs at the workspace root) cannot see
-//! from outside: which threads run requests, the connection limit, adopted
-//! listeners, refused engines.
+//! What the shared suite (tests/suite.rs) cannot see from outside, for the
+//! backends built on rwsgi-futures-io (smol, async-std): which threads run
+//! requests, the connection limit, adopted listeners, refused engines.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rwsgi_async_std::AsyncStdServer;
-use rwsgi_core::{Body, Config, Engine, Environ, Listener, Server, ServerHandle, StartResponse};
+use rwsgi::{Body, Config, Engine, Environ, Listener, Server, ServerHandle, StartResponse};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -22,15 +21,15 @@ fn config(engine: Engine) -> Config {
 /// Starts `server` on a thread named `runner`; returns its address and
 /// handle, and the thread to join.
 fn start(
-    server: AsyncStdServer,
-    app: impl rwsgi_core::Application,
+    server: impl Server,
+    app: impl rwsgi::Application,
 ) -> (
     SocketAddr,
     ServerHandle,
     std::thread::JoinHandle<std::io::Result<()>>,
 ) {
     let addr = match &server.local_addrs()[0] {
-        rwsgi_core::Addr::Tcp(addr) => *addr,
+        rwsgi::Addr::Tcp(addr) => *addr,
         other => panic!("{other}"),
     };
     let handle = server.handle();
@@ -72,20 +71,19 @@ fn get(addr: SocketAddr) -> String {
 }
 
 /// The name of the thread the application ran on.
-fn thread_name(_: &mut Environ, sr: &StartResponse) -> rwsgi_core::Result<Body> {
+fn thread_name(_: &mut Environ, sr: &StartResponse) -> rwsgi::Result<Body> {
     sr.start("200 OK", [("Content-Type", "text/plain")])?;
     Ok(Body::from(
         std::thread::current().name().unwrap_or("?").to_owned(),
     ))
 }
 
-#[test]
-fn io_threads_is_the_number_of_threads_that_run_requests() {
-    for engine in AsyncStdServer::ENGINES {
+fn io_threads_is_the_number_of_threads_that_run_requests<S: Server>() {
+    for engine in S::ENGINES {
         for threads in [1, 3] {
             let mut config = config(*engine);
             config.io_threads = threads;
-            let (addr, handle, thread) = start(AsyncStdServer::bind(config).unwrap(), thread_name);
+            let (addr, handle, thread) = start(S::bind(config).unwrap(), thread_name);
             let seen: Arc<Mutex<Vec<String>>> = Arc::default();
             let clients: Vec<_> = (0..24)
                 .map(|_| {
@@ -100,7 +98,7 @@ fn io_threads_is_the_number_of_threads_that_run_requests() {
             names.sort();
             names.dedup();
             let allowed: Vec<String> = std::iter::once("runner".to_owned())
-                .chain((1..threads).map(|i| format!("rwsgi-async-std-{i}")))
+                .chain((1..threads).map(|i| format!("rwsgi-{}-{i}", S::NAME)))
                 .collect();
             assert!(
                 names.iter().all(|n| allowed.contains(n)),
@@ -114,12 +112,11 @@ fn io_threads_is_the_number_of_threads_that_run_requests() {
     }
 }
 
-#[test]
-fn max_connections_leaves_the_next_one_in_the_backlog() {
-    for engine in AsyncStdServer::ENGINES {
+fn max_connections_leaves_the_next_one_in_the_backlog<S: Server>() {
+    for engine in S::ENGINES {
         let mut config = config(*engine);
         config.max_connections = 1;
-        let (addr, handle, thread) = start(AsyncStdServer::bind(config).unwrap(), thread_name);
+        let (addr, handle, thread) = start(S::bind(config).unwrap(), thread_name);
         let mut first = TcpStream::connect(addr).unwrap();
         first.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
         let mut buf = [0u8; 1024];
@@ -152,18 +149,58 @@ fn max_connections_leaves_the_next_one_in_the_backlog() {
     }
 }
 
-#[test]
-fn adopts_a_listener_and_refuses_an_engine_it_lacks() {
+fn adopts_a_listener<S: Server>() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let mut one_loop = config(Engine::AsyncH1);
     one_loop.io_threads = 1;
-    let server = AsyncStdServer::from_listeners(one_loop, vec![Listener::Tcp(listener)]).unwrap();
+    let server = S::from_listeners(one_loop, vec![Listener::Tcp(listener)]).unwrap();
     let (addr, handle, thread) = start(server, thread_name);
     assert_eq!(get(addr), "runner");
     stop(&handle, thread);
+}
 
-    let err = AsyncStdServer::bind(config(Engine::Hyper)).unwrap_err();
+/// Each test, for backend `S`.
+macro_rules! backend_tests {
+    ($module:ident, $server:ty) => {
+        mod $module {
+            #[test]
+            fn io_threads_is_the_number_of_threads_that_run_requests() {
+                super::io_threads_is_the_number_of_threads_that_run_requests::<$server>();
+            }
+
+            #[test]
+            fn max_connections_leaves_the_next_one_in_the_backlog() {
+                super::max_connections_leaves_the_next_one_in_the_backlog::<$server>();
+            }
+
+            #[test]
+            fn adopts_a_listener() {
+                super::adopts_a_listener::<$server>();
+            }
+        }
+    };
+}
+
+#[cfg(feature = "smol-backend")]
+backend_tests!(smol, rwsgi::SmolServer);
+#[cfg(feature = "async-std-backend")]
+backend_tests!(async_std, rwsgi::AsyncStdServer);
+
+/// smol drives every engine there is, so there is none to refuse there.
+#[cfg(feature = "smol-backend")]
+#[test]
+fn smol_drives_every_engine() {
+    assert_eq!(
+        rwsgi::SmolServer::ENGINES,
+        &[Engine::Hyper, Engine::AsyncH1, Engine::H1]
+    );
+}
+
+#[cfg(feature = "async-std-backend")]
+#[test]
+fn async_std_refuses_an_engine_it_lacks() {
+    let err = rwsgi::AsyncStdServer::bind(config(Engine::Hyper)).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert_eq!(
         err.to_string(),
