@@ -7,63 +7,15 @@
 
 #![cfg(feature = "twisted")]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use common::DEADLINE;
+use common::announced::{self, Lines};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-
-const DEADLINE: Duration = Duration::from_secs(20);
-
-/// Output lines of a child, as they come.
-#[derive(Clone, Default)]
-struct Lines(Arc<(Mutex<Vec<String>>, Condvar)>);
-
-impl Lines {
-    fn collect(&self, stream: impl Read + Send + 'static) {
-        let lines = self.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines() {
-                let Ok(line) = line else { break };
-                let (list, changed) = &*lines.0;
-                list.lock().unwrap().push(line);
-                changed.notify_all();
-            }
-        });
-    }
-
-    fn all(&self) -> Vec<String> {
-        self.0.0.lock().unwrap().clone()
-    }
-
-    fn count(&self, pred: impl Fn(&str) -> bool) -> usize {
-        self.all().iter().filter(|l| pred(l)).count()
-    }
-
-    fn wait_n(&self, n: usize, what: &str, pred: impl Fn(&str) -> bool) -> Vec<String> {
-        let (list, changed) = &*self.0;
-        let start = Instant::now();
-        let mut guard = list.lock().unwrap();
-        loop {
-            let found: Vec<String> = guard.iter().filter(|l| pred(l)).cloned().collect();
-            if found.len() >= n {
-                return found;
-            }
-            let left = DEADLINE.checked_sub(start.elapsed()).unwrap_or_else(|| {
-                panic!(
-                    "timed out waiting for {what}; output so far:\n{}",
-                    guard.join("\n")
-                )
-            });
-            guard = changed.wait_timeout(guard, left).unwrap().0;
-        }
-    }
-
-    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        self.wait_n(1, what, pred).remove(0)
-    }
-}
 
 /// `rwsgi twistd ARGS` in the foreground; stopped when dropped.
 struct Twistd {
@@ -74,25 +26,8 @@ struct Twistd {
 
 impl Twistd {
     fn start(args: &[&str]) -> Twistd {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rwsgi"))
-            .arg("twistd")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("rwsgi starts");
-        let lines = Lines::default();
-        lines.collect(child.stdout.take().unwrap());
-        lines.collect(child.stderr.take().unwrap());
-        lines.wait(&format!("twistd {args:?} to serve"), |l| {
-            l.starts_with("rwsgi: serving ")
-        });
-        let addrs = lines
-            .all()
-            .iter()
-            .filter_map(|l| l.strip_prefix("rwsgi: listening on ").map(str::to_owned))
-            .collect();
+        let args: Vec<&str> = std::iter::once("twistd").chain(args.iter().copied()).collect();
+        let (child, lines, addrs) = announced::spawn(&args);
         Twistd { child, lines, addrs }
     }
 
@@ -106,27 +41,11 @@ impl Twistd {
     }
 
     fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        announced::signal(self.child.id(), signal);
     }
 
     fn wait_exit(&mut self) -> ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "twistd did not exit:\n{}",
-                self.lines.all().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        announced::wait_exit(&mut self.child, &self.lines)
     }
 }
 

@@ -6,14 +6,14 @@
 
 #![cfg(feature = "uwsgi")]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use common::DEADLINE;
+use common::announced::{self, Lines};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-
-/// How long any single wait may take before the test fails.
-const DEADLINE: Duration = Duration::from_secs(20);
 
 /// The backends compiled into this build.
 fn backends() -> Vec<&'static str> {
@@ -30,52 +30,6 @@ fn backends() -> Vec<&'static str> {
     all
 }
 
-/// The output lines of a child, as they arrive.
-#[derive(Clone, Default)]
-struct Lines(Arc<(Mutex<Vec<String>>, Condvar)>);
-
-impl Lines {
-    fn collect(&self, stream: impl Read + Send + 'static) {
-        let lines = self.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines() {
-                let Ok(line) = line else { break };
-                let (list, changed) = &*lines.0;
-                list.lock().unwrap().push(line);
-                changed.notify_all();
-            }
-        });
-    }
-
-    fn all(&self) -> Vec<String> {
-        self.0.0.lock().unwrap().clone()
-    }
-
-    /// Waits until `n` lines match; fails the test after [`DEADLINE`].
-    fn wait_n(&self, n: usize, what: &str, pred: impl Fn(&str) -> bool) -> Vec<String> {
-        let (list, changed) = &*self.0;
-        let start = Instant::now();
-        let mut guard = list.lock().unwrap();
-        loop {
-            let found: Vec<String> = guard.iter().filter(|l| pred(l)).cloned().collect();
-            if found.len() >= n {
-                return found;
-            }
-            let left = DEADLINE.checked_sub(start.elapsed()).unwrap_or_else(|| {
-                panic!(
-                    "timed out waiting for {what}; output so far:\n{}",
-                    guard.join("\n")
-                )
-            });
-            guard = changed.wait_timeout(guard, left).unwrap().0;
-        }
-    }
-
-    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        self.wait_n(1, what, pred).remove(0)
-    }
-}
-
 /// `rwsgi uwsgi ARGS` as a child process; killed when dropped.
 struct Uwsgi {
     child: Child,
@@ -86,25 +40,8 @@ struct Uwsgi {
 
 impl Uwsgi {
     fn start(args: &[&str]) -> Uwsgi {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rwsgi"))
-            .arg("uwsgi")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("rwsgi starts");
-        let lines = Lines::default();
-        lines.collect(child.stdout.take().unwrap());
-        lines.collect(child.stderr.take().unwrap());
-        lines.wait(&format!("rwsgi uwsgi {args:?} to serve"), |l| {
-            l.starts_with("rwsgi: serving ")
-        });
-        let addrs = lines
-            .all()
-            .iter()
-            .filter_map(|l| l.strip_prefix("rwsgi: listening on ").map(str::to_owned))
-            .collect();
+        let args: Vec<&str> = std::iter::once("uwsgi").chain(args.iter().copied()).collect();
+        let (child, lines, addrs) = announced::spawn(&args);
         Uwsgi { child, lines, addrs }
     }
 
@@ -129,27 +66,11 @@ impl Uwsgi {
     }
 
     fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{signal}");
+        announced::signal(self.pid(), signal);
     }
 
     fn wait_exit(&mut self) -> ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "rwsgi uwsgi did not exit; output:\n{}",
-                self.lines.all().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        announced::wait_exit(&mut self.child, &self.lines)
     }
 }
 
