@@ -13,67 +13,21 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::Shutdown;
-use std::path::PathBuf;
 
 use base64::Engine as _;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use sha2::Digest;
 
-use common::TestServer;
+use common::corpus::wire_bytes;
 use common::raw::Conn;
-use rwsgi::{Body, Config, Engine, Environ, Server, StartResponse, UnderscoreHeaders};
-
-fn corpus_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/gunicorn-requests")
-}
+use common::{TestServer, corpus};
+use rwsgi::{Body, Config, Engine, Environ, Server, StartResponse};
 
 fn manifest() -> Value {
-    let text = std::fs::read_to_string(corpus_dir().join("manifest.json"))
+    let text = std::fs::read_to_string(corpus::dir().join("manifest.json"))
         .expect("the corpus is at ../shared/corpus/gunicorn-requests");
     serde_json::from_str(&text).unwrap()
-}
-
-/// The corpus README's transform: readable text → wire bytes.
-fn wire_bytes(file: &str) -> Vec<u8> {
-    let text: Vec<u8> = std::fs::read(corpus_dir().join(file))
-        .unwrap()
-        .into_iter()
-        .filter(|&b| b != b'\n')
-        .collect();
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        let rest = &text[i..];
-        let (bytes, used): (&[u8], usize) = if rest.starts_with(br"\r\n") {
-            (b"\r\n", 4)
-        } else if rest.starts_with(br"\0") {
-            (b"\0", 2)
-        } else if rest.starts_with(br"\n") {
-            (b"\n", 2)
-        } else if rest.starts_with(br"\t") {
-            (b"\t", 2)
-        } else {
-            (&rest[..1], 1)
-        };
-        out.extend_from_slice(bytes);
-        i += used;
-    }
-    // `\xHH` last, over the result of the other replacements.
-    let mut decoded = Vec::with_capacity(out.len());
-    let mut i = 0;
-    while i < out.len() {
-        if out[i..].starts_with(br"\x") {
-            let hex = std::str::from_utf8(&out[i + 2..i + 4]).unwrap();
-            decoded.push(u8::from_str_radix(hex, 16).unwrap());
-            i += 4;
-        } else {
-            assert_ne!(out[i], b'\\', "{file}: a backslash survived the transform");
-            decoded.push(out[i]);
-            i += 1;
-        }
-    }
-    decoded
 }
 
 fn cases(kind: &str) -> Vec<Value> {
@@ -131,30 +85,9 @@ fn skip_reason(case: &Value) -> Option<&'static str> {
 
 /// The gunicorn settings of a case, as rwsgi's configuration.
 fn config_for(case: &Value, engine: Engine) -> Config {
-    let mut config = common::config(engine);
-    let settings = case["config"].as_object().unwrap();
-    for (key, value) in settings {
-        let number = || value.as_u64().map(|n| n as usize);
-        match key.as_str() {
-            "limit_request_line" => config.limit_request_line = number().unwrap(),
-            // gunicorn: 0 or less falls back to its default, 8190.
-            "limit_request_field_size" => {
-                config.limit_request_field_size = number().filter(|&n| n > 0).unwrap_or(8190)
-            }
-            "limit_request_fields" => config.limit_request_fields = number().unwrap(),
-            "permit_unconventional_http_method" => config.permit_unconventional_http_method = true,
-            "header_map" => {
-                config.underscore_headers = match value.as_str().unwrap() {
-                    "refuse" => UnderscoreHeaders::Refuse,
-                    "dangerous" => UnderscoreHeaders::Keep,
-                    _ => UnderscoreHeaders::Drop,
-                }
-            }
-            other => panic!("unmapped setting {other}"),
-        }
-    }
-    config.limit_request_head = 0;
-    config
+    corpus::config(&case["config"], engine, |other| {
+        panic!("unmapped setting {other}")
+    })
 }
 
 /// The application: answers with what it saw, as JSON.

@@ -27,16 +27,16 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::Shutdown;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
+use common::corpus::{self, wire_bytes};
 use common::raw::{Conn, get, post};
 use common::{Combo, TestServer, combos};
-use rwsgi::{Body, Config, Engine, Environ, StartResponse, UnderscoreHeaders};
+use rwsgi::{Body, Config, Engine, Environ, StartResponse};
 
 /// The status-line version an engine answers with — the one difference
 /// that stays: hyper answers an HTTP/1.0 request in HTTP/1.0, async-h1
@@ -281,76 +281,6 @@ impl Servers {
     }
 }
 
-fn corpus_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/gunicorn-requests")
-}
-
-/// The corpus README's transform: readable text → wire bytes (as
-/// tests/corpus.rs does it, which checks it against the manifest's
-/// digests).
-fn wire_bytes(file: &str) -> Vec<u8> {
-    let text: Vec<u8> = std::fs::read(corpus_dir().join(file))
-        .unwrap()
-        .into_iter()
-        .filter(|&b| b != b'\n')
-        .collect();
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        let rest = &text[i..];
-        let (bytes, used): (&[u8], usize) = match rest {
-            [b'\\', b'r', b'\\', b'n', ..] => (b"\r\n", 4),
-            [b'\\', b'0', ..] => (b"\0", 2),
-            [b'\\', b'n', ..] => (b"\n", 2),
-            [b'\\', b't', ..] => (b"\t", 2),
-            _ => (&rest[..1], 1),
-        };
-        out.extend_from_slice(bytes);
-        i += used;
-    }
-    let mut decoded = Vec::with_capacity(out.len());
-    let mut i = 0;
-    while i < out.len() {
-        if out[i..].starts_with(br"\x") {
-            let hex = std::str::from_utf8(&out[i + 2..i + 4]).unwrap();
-            decoded.push(u8::from_str_radix(hex, 16).unwrap());
-            i += 4;
-        } else {
-            decoded.push(out[i]);
-            i += 1;
-        }
-    }
-    decoded
-}
-
-/// The corpus case's gunicorn limits and switches, as rwsgi configures
-/// them; settings rwsgi has no counterpart for are left at the defaults.
-fn corpus_config(settings: &Value, engine: Engine) -> Config {
-    let mut config = common::config(engine);
-    for (key, value) in settings.as_object().unwrap() {
-        let number = || value.as_u64().map(|n| n as usize);
-        match key.as_str() {
-            "limit_request_line" => config.limit_request_line = number().unwrap(),
-            "limit_request_field_size" => {
-                config.limit_request_field_size = number().filter(|&n| n > 0).unwrap_or(8190)
-            }
-            "limit_request_fields" => config.limit_request_fields = number().unwrap(),
-            "permit_unconventional_http_method" => config.permit_unconventional_http_method = true,
-            "header_map" => {
-                config.underscore_headers = match value.as_str().unwrap() {
-                    "refuse" => UnderscoreHeaders::Refuse,
-                    "dangerous" => UnderscoreHeaders::Keep,
-                    _ => UnderscoreHeaders::Drop,
-                }
-            }
-            _ => {}
-        }
-    }
-    config.limit_request_head = 0;
-    config
-}
-
-/// Whole, split at seeded random points, and a byte at a time.
 fn deliveries(wire: &[u8], seed: u64) -> [Vec<Vec<u8>>; 3] {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut pieces = Vec::new();
@@ -380,7 +310,7 @@ fn first_version(wire: &[u8]) -> &'static str {
 #[test]
 fn every_engine_answers_the_corpus_alike() {
     let manifest: Value = serde_json::from_str(
-        &std::fs::read_to_string(corpus_dir().join("manifest.json"))
+        &std::fs::read_to_string(corpus::dir().join("manifest.json"))
             .expect("the corpus is at ../shared/corpus/gunicorn-requests"),
     )
     .unwrap();
@@ -399,7 +329,7 @@ fn every_engine_answers_the_corpus_alike() {
                 let what = format!("{file} (delivery {d})");
                 servers.compare(
                     &what,
-                    &|engine| corpus_config(settings, engine),
+                    &|engine| corpus::config(settings, engine, |_| {}),
                     pieces,
                     &versions,
                 );

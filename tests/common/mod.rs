@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test target uses a different part
 
 pub mod announced;
+pub mod corpus;
 pub mod nginx;
 pub mod raw;
 pub mod tls;
