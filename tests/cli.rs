@@ -64,10 +64,12 @@ fn proxy_protocol_from_a_peer_not_allowed_is_closed() {
 
 #[test]
 fn proxy_allow_from_needs_proxy_protocol() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rwsgi"))
-        .args(["--proxy-allow-from", "10.0.0.1", "demo:hello"])
-        .output()
-        .unwrap();
+    let output =
+        common::output_within_deadline(std::process::Command::new(env!("CARGO_BIN_EXE_rwsgi")).args([
+            "--proxy-allow-from",
+            "10.0.0.1",
+            "demo:hello",
+        ]));
     assert_eq!(output.status.code(), Some(2));
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(said.contains("--proxy-protocol"), "{said}");

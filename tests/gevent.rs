@@ -477,10 +477,14 @@ fn subcommand_binds_pools_and_logs() {
     let status = server.signal_and_wait(15);
     assert!(status.success(), "{status:?}");
 
-    let output = Command::new(env!("CARGO_BIN_EXE_rwsgi"))
-        .args(["gevent", "--bind", "127.0.0.1:0", "--pool", "0", "demo:hello"])
-        .output()
-        .unwrap();
+    let output = common::output_within_deadline(Command::new(env!("CARGO_BIN_EXE_rwsgi")).args([
+        "gevent",
+        "--bind",
+        "127.0.0.1:0",
+        "--pool",
+        "0",
+        "demo:hello",
+    ]));
     assert_eq!(output.status.code(), Some(2));
     let mut server = ChildServer::start(&["gevent", "--bind", "127.0.0.1:0", "--no-log", "demo:hello"]);
     let mut conn = Conn::connect(server.addr());

@@ -406,11 +406,11 @@ fn bad_tls_settings_are_refused_at_start_naming_the_file() {
     let other = ca.server(&dir, "other");
     let missing = dir.path("missing.pem");
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rwsgi"))
-            .args(["--bind", "127.0.0.1:0"])
-            .args(args)
-            .output()
-            .unwrap();
+        let out = common::output_within_deadline(
+            std::process::Command::new(env!("CARGO_BIN_EXE_rwsgi"))
+                .args(["--bind", "127.0.0.1:0"])
+                .args(args),
+        );
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stderr).into_owned(),

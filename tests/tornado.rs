@@ -435,10 +435,7 @@ fn ioloop_configure_installs_the_backends() {
 }
 
 fn run_rwsgi(args: &[&str]) -> (ExitStatus, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_rwsgi"))
-        .args(args)
-        .output()
-        .unwrap();
+    let output = common::output_within_deadline(Command::new(env!("CARGO_BIN_EXE_rwsgi")).args(args));
     (
         output.status,
         String::from_utf8_lossy(&output.stderr).into_owned(),

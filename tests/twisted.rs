@@ -57,12 +57,12 @@ impl Drop for Twistd {
 }
 
 fn rwsgi_twistd(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rwsgi"))
-        .arg("twistd")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    common::output_within_deadline(
+        Command::new(env!("CARGO_BIN_EXE_rwsgi"))
+            .arg("twistd")
+            .args(args)
+            .stdin(Stdio::null()),
+    )
 }
 
 fn temp_dir(name: &str) -> PathBuf {

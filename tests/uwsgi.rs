@@ -97,12 +97,12 @@ impl Drop for Uwsgi {
 
 /// Runs `rwsgi uwsgi ARGS` to its end: status and all output.
 fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_rwsgi"))
-        .arg("uwsgi")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = common::output_within_deadline(
+        Command::new(env!("CARGO_BIN_EXE_rwsgi"))
+            .arg("uwsgi")
+            .args(args)
+            .stdin(Stdio::null()),
+    );
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),

@@ -10,9 +10,9 @@ pub mod nginx;
 pub mod raw;
 pub mod tls;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -143,6 +143,49 @@ pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bo
             "timed out after {limit:?} waiting for {what}"
         );
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs `command` to its end and collects its output, as
+/// [`Command::output`] does — but within [`DEADLINE`]: a command expected
+/// to refuse its arguments that serves instead is killed and fails the
+/// test, rather than hanging the suite.
+pub fn output_within_deadline(command: &mut Command) -> Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    let collect = |stream: Option<Box<dyn Read + Send>>| {
+        let mut stream = stream.expect("piped");
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = stream.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = collect(child.stdout.take().map(|s| Box::new(s) as _));
+    let stderr = collect(child.stderr.take().map(|s| Box::new(s) as _));
+    let start = Instant::now();
+    // Its output closes when it and whatever it left behind (a daemon)
+    // have let go of the pipes.
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waitable") {
+            if stdout.is_finished() && stderr.is_finished() {
+                break status;
+            }
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} did not exit and close its output within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("read stdout"),
+        stderr: stderr.join().expect("read stderr"),
     }
 }
 
