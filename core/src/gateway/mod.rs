@@ -133,98 +133,124 @@ impl Gateway {
 
     /// Serves one request. `None` means the connection must be closed
     /// without a response (the error table says so).
-    pub async fn serve(&self, conn: &ConnInfo, head: RequestHead, body: EngineBody) -> Option<Response> {
-        self.serve_with(conn, head, body, |_| {}).await
+    ///
+    /// The checks, the environ and the application's call happen when
+    /// the future is made; awaiting it waits for the request body (when
+    /// it is buffered) and the response head.
+    pub fn serve<'a>(
+        &'a self,
+        conn: &'a ConnInfo,
+        head: RequestHead,
+        body: EngineBody,
+    ) -> impl Future<Output = Option<Response>> + Send + 'a {
+        self.serve_with(conn, head, body, |_| {})
     }
 
     /// Serves one request whose CGI variables a front end decided (the
     /// uwsgi protocol, where nginx sends `PATH_INFO`, `SERVER_NAME`,
     /// `REMOTE_ADDR`…): as [`serve`](Self::serve), and `adjust` sets them
     /// on the environ built from `head`, before the application runs.
-    pub async fn serve_with(
-        &self,
-        conn: &ConnInfo,
+    //
+    // Neither this nor `respond` is an `async fn`: an engine allocates the
+    // future for every request, and an `async fn` keeps its arguments twice
+    // in it (the head alone is 160 bytes). What needs no waiting is done
+    // here; the future holds only what crosses an await.
+    pub fn serve_with<'a>(
+        &'a self,
+        conn: &'a ConnInfo,
         mut head: RequestHead,
         body: EngineBody,
         adjust: impl FnOnce(&mut Environ),
-    ) -> Option<Response> {
+    ) -> impl Future<Output = Option<Response>> + Send + 'a {
         self.0.handle.count_received();
         let config = &self.0.config;
         let started = config
             .access_log
             .as_ref()
             .map(|_| (SystemTime::now(), Instant::now()));
-        if let Err(err) = request::validate(&mut head, config) {
-            return self.reject_unread(&err, body).await;
-        }
-        let facts = RequestFacts {
-            method: head.method.clone(),
-            version: head.version,
-            keep_alive: head.wants_keep_alive() && !self.0.handle.is_shutting_down(),
-        };
-        let mut environ = match request::build_environ(head, conn, config) {
-            Ok(environ) => environ,
-            Err(err) => return self.reject_unread(&err, body).await,
-        };
-        adjust(&mut environ);
-        environ.input = Input::from_engine(body, config.limit_request_body, self.input_timeout());
-        if self.0.pool.is_none() || config.buffer_request_body {
-            // Inline, the application must never wait for the network.
-            if let Err(err) = environ.input.buffer().await {
-                return self.reject(&err);
+        let prepared = request::validate(&mut head, config).and_then(|()| {
+            let facts = RequestFacts {
+                method: head.method.clone(),
+                version: head.version,
+                keep_alive: head.wants_keep_alive() && !self.0.handle.is_shutting_down(),
+            };
+            Ok((request::build_environ(head, conn, config)?, facts))
+        });
+        let prepared = match prepared {
+            Ok((mut environ, facts)) => {
+                adjust(&mut environ);
+                environ.input = Input::from_engine(body, config.limit_request_body, self.input_timeout());
+                Ok((environ, facts))
             }
+            Err(err) => Err((err, body)),
+        };
+        // Inline, the application must never wait for the network.
+        let buffer = self.0.pool.is_none() || config.buffer_request_body;
+        async move {
+            let (mut environ, facts) = match prepared {
+                Ok(prepared) => prepared,
+                // Rare: boxed, so as not to add its room to every request's.
+                Err((err, body)) => return Box::pin(self.reject_unread(err, body)).await,
+            };
+            if buffer {
+                if let Err(err) = environ.input.buffer().await {
+                    return self.reject(&err);
+                }
+            }
+            Some(self.respond(environ, facts, conn.peer.clone(), started).await)
         }
-        Some(self.respond(environ, facts, conn.peer.clone(), started).await)
     }
 
     /// Runs the application on a ready environ and waits for its head.
-    pub(crate) async fn respond(
+    pub(crate) fn respond(
         &self,
         mut environ: Box<Environ>,
         facts: RequestFacts,
         peer: Addr,
         started: Option<(SystemTime, Instant)>,
-    ) -> Response {
-        let config = &self.0.config;
+    ) -> impl Future<Output = Response> + Send + '_ {
         environ.set_timer(Arc::clone(&self.0.timer));
         let (mut source, environ) = match &self.0.pool {
             None => self.call_inline(environ),
             Some(pool) => (self.call_on_pool(pool, environ), None),
         };
         let mut entry = LogEntry::new(environ, peer, started);
-        let head = loop {
-            match poll_fn(|cx| source.poll_event(cx)).await {
-                Event::Returned(environ) => entry.environ = Some(environ),
-                Event::Head(app_head, len) => {
-                    // A shutdown that began while the app ran closes this
-                    // connection after the response.
-                    let facts = RequestFacts {
-                        keep_alive: facts.keep_alive && !self.0.handle.is_shutting_down(),
-                        ..facts.clone()
-                    };
-                    break response::finish_head(app_head, len, &facts, config).map_err(Into::into);
+        async move {
+            let config = &self.0.config;
+            let head = loop {
+                match poll_fn(|cx| source.poll_event(cx)).await {
+                    Event::Returned(environ) => entry.environ = Some(environ),
+                    Event::Head(app_head, len) => {
+                        // A shutdown that began while the app ran closes this
+                        // connection after the response.
+                        let facts = RequestFacts {
+                            keep_alive: facts.keep_alive && !self.0.handle.is_shutting_down(),
+                            ..facts.clone()
+                        };
+                        break response::finish_head(app_head, len, &facts, config).map_err(Into::into);
+                    }
+                    Event::Failed(err) => break Err(err),
+                    Event::Chunk(_) | Event::End | Event::Stream(_) => {
+                        unreachable!("the head always comes first")
+                    }
                 }
-                Event::Failed(err) => break Err(err),
-                Event::Chunk(_) | Event::End | Event::Stream(_) => {
-                    unreachable!("the head always comes first")
+            };
+            match head {
+                Ok(head) => {
+                    let discard = head.framing == response::Framing::None;
+                    Response {
+                        body: ResponseBody::new(source, &head, discard, entry, self.clone()),
+                        head,
+                    }
                 }
-            }
-        };
-        match head {
-            Ok(head) => {
-                let discard = head.framing == response::Framing::None;
-                Response {
-                    body: ResponseBody::new(source, &head, discard, entry, self.clone()),
-                    head,
+                Err(err) => {
+                    drop(source);
+                    self.log_app_error(&entry, &*err);
+                    let mut response =
+                        self.plain(StatusCode::INTERNAL_SERVER_ERROR, facts.keep_alive, facts.version);
+                    response.body.set_log(entry, &response.head);
+                    response
                 }
-            }
-            Err(err) => {
-                drop(source);
-                self.log_app_error(&entry, &*err);
-                let mut response =
-                    self.plain(StatusCode::INTERNAL_SERVER_ERROR, facts.keep_alive, facts.version);
-                response.body.set_log(entry, &response.head);
-                response
             }
         }
     }
@@ -232,11 +258,11 @@ impl Gateway {
     /// [`reject`](Self::reject), after reading what can be read of a body
     /// that is well framed (the error is about something else), so that
     /// the answer is not lost to unread input.
-    async fn reject_unread(&self, err: &RequestError, body: EngineBody) -> Option<Response> {
+    async fn reject_unread(&self, err: RequestError, body: EngineBody) -> Option<Response> {
         let mut input = Input::from_engine(body, None, self.input_timeout());
         let mut budget = DISCARD_LIMIT;
         poll_fn(|cx| input.poll_discard(cx, &mut budget)).await;
-        self.reject(err)
+        self.reject(&err)
     }
 
     fn input_timeout(&self) -> Option<(Arc<dyn Timer>, std::time::Duration)> {
