@@ -329,11 +329,12 @@ mod tests {
     }
 
     /// Each request is served in a future allocated for it: kept within
-    /// 1 KiB, the allocator serves it from its per-thread cache (glibc's
-    /// tcache stops at 1 032 bytes; 1 664 before the gateway's and this
-    /// engine's futures stopped keeping their arguments twice).
+    /// 1 032 bytes, where glibc's per-thread cache (tcache) stops, the
+    /// allocator serves it without locking or consolidating (1 024 bytes
+    /// now; 1 664 before the gateway's and this engine's futures stopped
+    /// keeping their arguments twice).
     #[test]
-    fn a_request_future_stays_within_a_kib() {
+    fn a_request_future_fits_the_allocators_thread_cache() {
         let gateway = Gateway::new(
             hello,
             Config::default(),
@@ -352,6 +353,7 @@ mod tests {
         };
         let serving = exchange(&gateway, &info, head, &input, &mut output);
         let size = std::mem::size_of_val(&serving);
-        assert!(size <= 1024, "a request's future takes {size} bytes");
+        // The box adds nothing: the bound is the future's own size.
+        assert!(size <= 1032, "a request's future takes {size} bytes");
     }
 }
