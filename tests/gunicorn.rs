@@ -474,7 +474,7 @@ fn assert_error_log_line(line: &str, level: &str) {
 
 #[test]
 fn workers_really_serve_and_log_as_gunicorn_does() {
-    let mut g = Gunicorn::start(&["-w", "3", "demo:pid"]);
+    let mut g = Gunicorn::start(&["-w", "3", "demo:block"]);
     let booted: HashSet<u32> = g.booted(3).into_iter().collect();
     wait_until("3 workers", || g.workers().len() == 3);
     assert_eq!(
@@ -482,11 +482,25 @@ fn workers_really_serve_and_log_as_gunicorn_does() {
         booted,
         "the booted workers are the master's children"
     );
+    // A sync worker serves one connection at a time: three requests that
+    // each hold their worker for a second, sent together, need all three.
+    // (Sequential requests could all land on one worker: whichever is
+    // first back in accept() wins, and that is often the last one.)
     let mut seen = HashSet::new();
-    for _ in 0..300 {
-        let (status, body) = g.get("/").unwrap();
-        assert_eq!(status, 200);
-        seen.insert(body_pid(&body));
+    for _round in 0..5 {
+        let answers: Vec<_> = (0..3)
+            .map(|_| {
+                let addr = g.addr;
+                std::thread::spawn(move || http(addr, "/?ms=1000", &[]))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap().unwrap())
+            .collect();
+        for (status, body) in answers {
+            assert_eq!(status, 200);
+            seen.insert(body_pid(&body));
+        }
         if seen.len() == 3 {
             break;
         }
